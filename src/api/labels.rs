@@ -1,0 +1,95 @@
+//! Label, annotation and finalizer keys shared with KubeFleet (prefix `kubernetes-fleet.io/`),
+//! and the names of objects the hub derives from others.
+
+/// Prefix of every fleet label, annotation and finalizer.
+pub const FLEET_PREFIX: &str = "kubernetes-fleet.io/";
+
+/// Placement that owns a snapshot, binding or work (same key for ResourcePlacements).
+pub const PARENT_PLACEMENT: &str = "kubernetes-fleet.io/parent-CRP";
+/// `"true"` on the latest policy snapshot and latest master resource snapshot.
+pub const IS_LATEST_SNAPSHOT: &str = "kubernetes-fleet.io/is-latest-snapshot";
+/// Decimal index of a resource snapshot group.
+pub const RESOURCE_INDEX: &str = "kubernetes-fleet.io/resource-index";
+/// Decimal index of a policy snapshot.
+pub const POLICY_INDEX: &str = "kubernetes-fleet.io/policy-index";
+/// sha256 of a master resource snapshot's selected resources.
+pub const RESOURCE_HASH: &str = "kubernetes-fleet.io/resource-hash";
+/// Number of snapshots in a resource snapshot group.
+pub const NUMBER_OF_RESOURCE_SNAPSHOTS: &str = "kubernetes-fleet.io/number-of-resource-snapshots";
+/// Number of envelope objects selected into a resource snapshot group.
+pub const NUMBER_OF_ENVELOPED_OBJECTS: &str = "kubernetes-fleet.io/number-of-enveloped-object";
+/// Sub index of a non-master resource snapshot.
+pub const SUBINDEX_OF_RESOURCE_SNAPSHOT: &str = "kubernetes-fleet.io/subindex-of-resource-snapshot";
+/// Time a pending resource change was first seen (throttling of new snapshots).
+pub const NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME: &str =
+    "kubernetes-fleet.io/next-resource-snapshot-candidate-detection-time";
+/// Placement generation a policy snapshot reflects (mixed case, as upstream).
+pub const PLACEMENT_GENERATION: &str = "kubernetes-fleet.io/CRP-generation";
+/// N of a PickN policy snapshot.
+pub const NUMBER_OF_CLUSTERS: &str = "kubernetes-fleet.io/number-of-clusters";
+/// Binding a Work was generated from.
+pub const PARENT_RESOURCE_BINDING: &str = "kubernetes-fleet.io/parent-resource-binding";
+/// Namespace of the ResourcePlacement a Work was generated for.
+pub const PARENT_PLACEMENT_NAMESPACE: &str = "kubernetes-fleet.io/parent-placement-namespace";
+/// Resource index a Work's manifests come from.
+pub const PARENT_RESOURCE_SNAPSHOT_INDEX: &str = "kubernetes-fleet.io/parent-resource-snapshot-index";
+/// Master resource snapshot name a Work's manifests come from.
+pub const PARENT_RESOURCE_SNAPSHOT_NAME: &str = "kubernetes-fleet.io/parent-resource-snapshot-name";
+/// State a binding had before it was unscheduled.
+pub const PREVIOUS_BINDING_STATE: &str = "kubernetes-fleet.io/previous-binding-state";
+/// A MemberCluster's own name.
+pub const MEMBER_NAME: &str = "kubernetes-fleet.io/member-name";
+/// Marks the hub namespaces `fleet-member-<name>`.
+pub const IS_FLEET_RESOURCE: &str = "kubernetes-fleet.io/is-fleet-resource";
+
+/// Run an approval request belongs to.
+pub const TARGET_UPDATE_RUN: &str = "kubernetes-fleet.io/targetUpdateRun";
+/// Stage an approval request belongs to.
+pub const TARGET_UPDATING_STAGE: &str = "kubernetes-fleet.io/targetUpdatingStage";
+/// `beforeStage` or `afterStage`.
+pub const TASK_TYPE: &str = "kubernetes-fleet.io/taskType";
+/// Always `"true"` on approval requests the controller creates.
+pub const IS_LATEST_UPDATE_RUN_APPROVAL: &str = "kubernetes-fleet.io/isLatestUpdateRunApproval";
+
+/// Finalizer on update runs: deletes their approval requests.
+pub const STAGED_UPDATE_RUN_FINALIZER: &str = "kubernetes-fleet.io/stagedupdaterun-finalizer";
+/// Finalizer on placements: snapshot cleanup.
+pub const PLACEMENT_CLEANUP_FINALIZER: &str = "kubernetes-fleet.io/crp-cleanup";
+/// Finalizer on placements: binding cleanup by the scheduler.
+pub const SCHEDULER_CLEANUP_FINALIZER: &str = "kubernetes-fleet.io/scheduler-cleanup";
+/// Finalizer on bindings (scheduler).
+pub const SCHEDULER_BINDING_CLEANUP_FINALIZER: &str = "kubernetes-fleet.io/scheduler-crb-cleanup";
+/// Finalizer on bindings (work generator) and Works (member agent).
+pub const WORK_CLEANUP_FINALIZER: &str = "kubernetes-fleet.io/work-cleanup";
+/// Finalizer on MemberClusters.
+pub const MEMBER_CLUSTER_FINALIZER: &str = "kubernetes-fleet.io/membercluster-finalizer";
+
+/// Name of the extra final stage of an update run that removes clusters left behind.
+pub const DELETE_STAGE_NAME: &str = "kubernetes-fleet.io/deleteStage";
+
+/// Hub namespace that holds a member cluster's Works and InternalMemberCluster.
+pub fn member_namespace(cluster: &str) -> String {
+    format!("fleet-member-{cluster}")
+}
+
+/// Name of the master resource snapshot of a group.
+pub fn resource_snapshot_name(placement: &str, index: u64) -> String {
+    format!("{placement}-{index}-snapshot")
+}
+
+/// Name of a scheduling policy snapshot.
+pub fn policy_snapshot_name(placement: &str, index: u64) -> String {
+    format!("{placement}-{index}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_names_follow_upstream() {
+        assert_eq!(member_namespace("member1"), "fleet-member-member1");
+        assert_eq!(resource_snapshot_name("example-placement", 1), "example-placement-1-snapshot");
+        assert_eq!(policy_snapshot_name("example-placement", 0), "example-placement-0");
+    }
+}

@@ -1,0 +1,22 @@
+//! `placement.kubernetes-fleet.io/v1beta1`: placements, snapshots, bindings, works, staged
+//! update strategies, runs and approval requests.
+
+mod approval_request;
+mod binding;
+mod placement;
+mod policy;
+mod rollout;
+mod snapshot;
+mod staged_update_run;
+mod staged_update_strategy;
+mod work;
+
+pub use approval_request::*;
+pub use binding::*;
+pub use placement::*;
+pub use policy::*;
+pub use rollout::*;
+pub use snapshot::*;
+pub use staged_update_run::*;
+pub use staged_update_strategy::*;
+pub use work::*;

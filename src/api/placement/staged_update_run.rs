@@ -1,0 +1,199 @@
+//! `ClusterStagedUpdateRun` and `StagedUpdateRun`: one rollout of one resource snapshot index of
+//! a placement, stage by stage.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::placement::NamespacedName;
+use super::rollout::ApplyStrategy;
+use super::staged_update_strategy::{StageTaskType, UpdateStrategySpec};
+use crate::api::condition::{Condition, conditions_schema};
+
+/// What the user wants a run to do.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum UpdateRunState {
+    /// Compute the stages, but do not start.
+    Initialize,
+    /// Execute, or resume. The default when `state` is absent (SD-1).
+    #[default]
+    Run,
+    /// Stop starting new work; resume later with `Run`.
+    Stop,
+}
+
+twin_specs! {
+    {
+        /// Placement to roll out (same namespace for a StagedUpdateRun). Immutable.
+        #[schemars(length(max = 255), extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "placementName is immutable"}]))]
+        pub placement_name: String,
+        /// Resource snapshot index to roll out; absent or empty means the latest (SD-11).
+        /// Cannot be added, removed or changed after creation (SD-14).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "resourceSnapshotIndex is immutable"}]))]
+        pub resource_snapshot_index: Option<String>,
+        /// Strategy (same scope and namespace) whose stages the run follows. Immutable.
+        #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "stagedRolloutStrategyName is immutable"}]))]
+        pub staged_rollout_strategy_name: String,
+        /// `Initialize`, `Run` (default, SD-1) or `Stop`.
+        #[serde(default)]
+        #[schemars(extend("default" = "Run"))]
+        pub state: UpdateRunState,
+    };
+    /// Spec of a `ClusterStagedUpdateRun`: roll one resource snapshot of a ClusterResourcePlacement out, stage by stage.
+    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+    #[kube(
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        kind = "ClusterStagedUpdateRun",
+        plural = "clusterstagedupdateruns",
+        shortname = "csur",
+        category = "fleet",
+        category = "fleet-placement",
+        status = "UpdateRunStatus",
+        doc = "ClusterStagedUpdateRun rolls one resource snapshot of a ClusterResourcePlacement out to member clusters stage by stage.",
+        printcolumn(name = "Placement", type_ = "string", json_path = ".spec.placementName"),
+        printcolumn(name = "Resource-Snapshot-Index", type_ = "string", json_path = ".spec.resourceSnapshotIndex"),
+        printcolumn(name = "Policy-Snapshot-Index", type_ = "string", json_path = ".status.policySnapshotIndexUsed"),
+        printcolumn(name = "Initialized", type_ = "string", json_path = r#".status.conditions[?(@.type=="Initialized")].status"#),
+        printcolumn(name = "Progressing", type_ = "string", json_path = r#".status.conditions[?(@.type=="Progressing")].status"#),
+        printcolumn(name = "Succeeded", type_ = "string", json_path = r#".status.conditions[?(@.type=="Succeeded")].status"#),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(name = "Strategy", type_ = "string", json_path = ".spec.stagedRolloutStrategyName", priority = 1),
+        validation = kube::core::Rule::new("size(self.metadata.name) < 64").message("metadata.name max length is 63")
+    )]
+    #[serde(rename_all = "camelCase")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Initialize' && self.state == 'Stop')", "message": "invalid state transition: cannot transition from Initialize to Stop"},
+        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Run' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Run to Initialize"},
+        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Stop' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Stop to Initialize"},
+        {"rule": "(has(self.resourceSnapshotIndex) ? self.resourceSnapshotIndex : '') == (has(oldSelf.resourceSnapshotIndex) ? oldSelf.resourceSnapshotIndex : '')", "message": "resourceSnapshotIndex is immutable"}
+    ]))]
+    ClusterStagedUpdateRunSpec;
+    /// Spec of a `StagedUpdateRun`: roll one resource snapshot of a ResourcePlacement out, stage by stage.
+    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+    #[kube(
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        kind = "StagedUpdateRun",
+        plural = "stagedupdateruns",
+        namespaced,
+        shortname = "sur",
+        category = "fleet",
+        category = "fleet-placement",
+        status = "UpdateRunStatus",
+        doc = "StagedUpdateRun rolls one resource snapshot of a ResourcePlacement out to member clusters stage by stage.",
+        printcolumn(name = "Placement", type_ = "string", json_path = ".spec.placementName"),
+        printcolumn(name = "Resource-Snapshot-Index", type_ = "string", json_path = ".spec.resourceSnapshotIndex"),
+        printcolumn(name = "Policy-Snapshot-Index", type_ = "string", json_path = ".status.policySnapshotIndexUsed"),
+        printcolumn(name = "Initialized", type_ = "string", json_path = r#".status.conditions[?(@.type=="Initialized")].status"#),
+        printcolumn(name = "Progressing", type_ = "string", json_path = r#".status.conditions[?(@.type=="Progressing")].status"#),
+        printcolumn(name = "Succeeded", type_ = "string", json_path = r#".status.conditions[?(@.type=="Succeeded")].status"#),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(name = "Strategy", type_ = "string", json_path = ".spec.stagedRolloutStrategyName", priority = 1),
+        validation = kube::core::Rule::new("size(self.metadata.name) < 64").message("metadata.name max length is 63")
+    )]
+    #[serde(rename_all = "camelCase")]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Initialize' && self.state == 'Stop')", "message": "invalid state transition: cannot transition from Initialize to Stop"},
+        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Run' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Run to Initialize"},
+        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Stop' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Stop to Initialize"},
+        {"rule": "(has(self.resourceSnapshotIndex) ? self.resourceSnapshotIndex : '') == (has(oldSelf.resourceSnapshotIndex) ? oldSelf.resourceSnapshotIndex : '')", "message": "resourceSnapshotIndex is immutable"}
+    ]))]
+    StagedUpdateRunSpec;
+}
+
+/// Observed state of a run (both kinds); written only by the controller.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateRunStatus {
+    /// Policy index of the placement's latest scheduling policy snapshot at initialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_snapshot_index_used: Option<String>,
+    /// Number of clusters the policy asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_observed_cluster_count: Option<i32>,
+    /// Resource snapshot index actually rolled out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_snapshot_index_used: Option<String>,
+    /// The placement's apply strategy with defaults, copied at initialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_strategy: Option<ApplyStrategy>,
+    /// The strategy's stages, copied at initialization (durations in Go form, SD-10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged_update_strategy_snapshot: Option<UpdateStrategySpec>,
+    /// One entry per stage, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages_status: Option<Vec<StageUpdatingStatus>>,
+    /// The final stage that removes clusters no longer selected (`kubernetes-fleet.io/deleteStage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_stage_status: Option<StageUpdatingStatus>,
+    /// `Initialized`, `Progressing`, `Succeeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Option<Vec<Condition>>,
+}
+
+/// Progress of one stage.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageUpdatingStatus {
+    /// Stage name.
+    pub stage_name: String,
+    /// The stage's clusters in execution order (always present, `[]` when empty).
+    #[serde(default)]
+    pub clusters: Vec<ClusterUpdatingStatus>,
+    /// Status of the before-stage task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1))]
+    pub before_stage_task_status: Option<Vec<StageTaskStatus>>,
+    /// Status of the after-stage tasks, in strategy order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2))]
+    pub after_stage_task_status: Option<Vec<StageTaskStatus>>,
+    /// When the stage started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    /// When the stage ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<Time>,
+    /// `Progressing`, `Succeeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Option<Vec<Condition>>,
+}
+
+/// Progress of one cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterUpdatingStatus {
+    /// Member cluster name.
+    pub cluster_name: String,
+    /// ResourceOverride snapshots that apply to the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_override_snapshots: Option<Vec<NamespacedName>>,
+    /// ClusterResourceOverride snapshots that apply to the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_resource_override_snapshots: Option<Vec<String>>,
+    /// `Started`, `Succeeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Option<Vec<Condition>>,
+}
+
+/// Progress of one stage task.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageTaskStatus {
+    /// `TimedWait` or `Approval`.
+    #[serde(rename = "type")]
+    pub type_: StageTaskType,
+    /// For Approval: the approval request to approve (SD-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_request_name: Option<String>,
+    /// `ApprovalRequestCreated`, `ApprovalRequestApproved`, `WaitTimeElapsed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Option<Vec<Condition>>,
+}
