@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn derived_names_follow_upstream() {
         assert_eq!(member_namespace("member1"), "fleet-member-member1");
-        assert_eq!(resource_snapshot_name("example-placement", 1), "example-placement-1-snapshot");
+        assert_eq!(
+            resource_snapshot_name("example-placement", 1),
+            "example-placement-1-snapshot"
+        );
         assert_eq!(policy_snapshot_name("example-placement", 0), "example-placement-0");
     }
 }

@@ -2,6 +2,10 @@
 //! calls. [`all_crds`] is the one list of CRDs used by `stagehand crdgen`, the tests and the dev
 //! setup.
 
+// kube's `#[kube(printcolumn(type_ = "string", ...), printcolumn(type_ = "string", ...))]` repeats
+// keys in separate column groups, which this lint takes for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
@@ -71,4 +75,65 @@ pub fn crd_file_name(crd: &CustomResourceDefinition) -> String {
 pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_saphyr::ser::Error> {
     let options = serde_saphyr::ser_options! { prefer_block_scalars: false };
     serde_saphyr::to_string_with_options(crd, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// `crds/` holds exactly what the Rust types generate.
+    #[test]
+    fn crds_are_up_to_date() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        let mut expected: Vec<String> = Vec::new();
+        for crd in all_crds() {
+            let file = crd_file_name(&crd);
+            expected.push(file.clone());
+            let on_disk = std::fs::read_to_string(dir.join(&file)).unwrap_or_default();
+            let generated = crd_yaml(&crd).expect("CRD renders as YAML");
+            assert!(on_disk == generated, "crds/{file} is stale or missing: run `make crds`");
+        }
+        let mut present: Vec<String> = std::fs::read_dir(&dir)
+            .expect("crds/ exists")
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        present.sort();
+        expected.sort();
+        assert_eq!(present, expected, "crds/ has files no type generates: run `make crds`");
+    }
+
+    #[test]
+    fn every_crd_has_a_description_on_every_spec_field() {
+        fn check(path: &str, schema: &serde_json::Value, missing: &mut Vec<String>) {
+            if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+                for (name, prop) in props {
+                    let here = format!("{path}.{name}");
+                    let embedded = prop.get("x-kubernetes-embedded-resource").is_some();
+                    if prop.get("description").is_none() && !matches!(name.as_str(), "metadata" | "apiVersion" | "kind")
+                    {
+                        missing.push(here.clone());
+                    }
+                    if !embedded {
+                        check(&here, prop, missing);
+                    }
+                }
+            }
+            if let Some(items) = schema.get("items") {
+                check(&format!("{path}[]"), items, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        for crd in all_crds() {
+            for version in &crd.spec.versions {
+                let schema = serde_json::to_value(&version.schema).expect("schema as JSON");
+                check(&crd.spec.names.kind, &schema["openAPIV3Schema"], &mut missing);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "fields without a description (kubectl explain shows nothing): {missing:#?}"
+        );
+    }
 }

@@ -1,1 +1,8 @@
+//! Integration tests against real kube-apiservers started from `tools/testcp`.
+//! One test binary (link time on 2 cores); see `harness` for how clusters are shared.
 
+mod admission;
+mod control_plane;
+mod crds;
+mod harness;
+mod seeds;

@@ -22,8 +22,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	logsapi "k8s.io/component-base/logs/api/v1"
@@ -36,6 +38,7 @@ type options struct {
 	controllers  bool
 	simulatePods bool
 	verbosity    int
+	stdinLife    bool
 }
 
 func main() {
@@ -45,6 +48,7 @@ func main() {
 	flag.BoolVar(&o.controllers, "controllers", false, "run the kube-controller-manager subset (deployment, replicaset, serviceaccount, serviceaccount-token, namespace, garbage collector)")
 	flag.BoolVar(&o.simulatePods, "simulate-pods", false, "mark pending pods Running and Ready (no kubelet here)")
 	flag.IntVar(&o.verbosity, "v", 0, "log verbosity of the embedded components (stderr)")
+	flag.BoolVar(&o.stdinLife, "exit-with-stdin", false, "shut down when standard input closes (the parent that holds the pipe exited, even by a crash)")
 	flag.Parse()
 	if o.dataDir == "" {
 		fmt.Fprintln(os.Stderr, "testcp: --data-dir is required")
@@ -88,6 +92,9 @@ func run(o options) error {
 
 	apiServer := newAPIServerCommand(dir, pki, ports)
 	ctx := apiServer.Context()
+	if o.stdinLife {
+		go shutDownWhenStdinCloses()
+	}
 	apiDone := make(chan error, 1)
 	go func() { apiDone <- apiServer.ExecuteContext(ctx) }()
 
@@ -129,6 +136,13 @@ func run(o options) error {
 		}
 	}
 	return nil
+}
+
+// shutDownWhenStdinCloses sends this process SIGTERM once standard input reaches EOF, so the
+// API server's own signal handling performs the graceful shutdown.
+func shutDownWhenStdinCloses() {
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 }
 
 // waitReady polls /readyz with the admin credential until it answers ok and returns the

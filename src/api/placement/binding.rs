@@ -4,7 +4,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::placement::{DiffedResourcePlacement, DriftedResourcePlacement, FailedResourcePlacement, NamespacedName};
+use super::resource_placement::{
+    DiffedResourcePlacement, DriftedResourcePlacement, FailedResourcePlacement, NamespacedName,
+};
 use super::rollout::ApplyStrategy;
 use crate::api::condition::{Condition, conditions_schema};
 

@@ -3,8 +3,8 @@
 
 mod approval_request;
 mod binding;
-mod placement;
 mod policy;
+mod resource_placement;
 mod rollout;
 mod snapshot;
 mod staged_update_run;
@@ -13,8 +13,8 @@ mod work;
 
 pub use approval_request::*;
 pub use binding::*;
-pub use placement::*;
 pub use policy::*;
+pub use resource_placement::*;
 pub use rollout::*;
 pub use snapshot::*;
 pub use staged_update_run::*;

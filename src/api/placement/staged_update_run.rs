@@ -6,7 +6,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::placement::NamespacedName;
+use super::resource_placement::NamespacedName;
 use super::rollout::ApplyStrategy;
 use super::staged_update_strategy::{StageTaskType, UpdateStrategySpec};
 use crate::api::condition::{Condition, conditions_schema};

@@ -9,11 +9,9 @@ use serde::{Deserialize, Serialize};
 
 twin_specs! {
     {
-        /// The stages, executed in order (1 to 31). Stage names must be unique (SD-7).
-        #[schemars(length(min = 1, max = 31), extend("x-kubernetes-validations" = [{
-            "rule": "self.all(s, self.exists_one(t, t.name == s.name))",
-            "messageExpression": "'stage names must be unique within a strategy; duplicated: ' + self.filter(s, self.filter(t, t.name == s.name).size() > 1).map(s, s.name)[0]"
-        }]))]
+        /// The stages, executed in order (1 to 31). Stage names are unique (SD-7): the list is
+        /// keyed by `name`, so the API server rejects a duplicate as `Duplicate value: ...{"name":"<stage>"}`.
+        #[schemars(length(min = 1, max = 31), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
         pub stages: Vec<StageConfig>,
     };
     /// Spec of a `ClusterStagedUpdateStrategy`: the stages a ClusterStagedUpdateRun rolls out through.

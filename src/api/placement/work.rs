@@ -6,7 +6,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::placement::PatchDetail;
+use super::resource_placement::PatchDetail;
 use super::rollout::{ApplyStrategy, ReportBackStrategy};
 use crate::api::condition::{Condition, conditions_schema};
 use crate::api::schema::{embedded_resource_list, free_form_object};

@@ -23,13 +23,44 @@ use crate::api::condition::{Condition, conditions_schema};
     status = "PlacementStatus",
     doc = "ClusterResourcePlacement selects cluster-scoped hub resources (and whole namespaces) and places them on member clusters.",
     printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
-    printcolumn(name = "Type", type_ = "string", json_path = ".spec.policy.placementType", priority = 1),
-    printcolumn(name = "Scheduled", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementScheduled")].status"#),
-    printcolumn(name = "Scheduled-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementScheduled")].observedGeneration"#),
-    printcolumn(name = "Work-Synchronized", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementWorkSynchronized")].status"#, priority = 1),
-    printcolumn(name = "Work-Synchronized-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementWorkSynchronized")].observedGeneration"#, priority = 1),
-    printcolumn(name = "Available", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementAvailable")].status"#),
-    printcolumn(name = "Available-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementAvailable")].observedGeneration"#),
+    printcolumn(
+        name = "Type",
+        type_ = "string",
+        json_path = ".spec.policy.placementType",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Scheduled",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementScheduled")].status"#
+    ),
+    printcolumn(
+        name = "Scheduled-Gen",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementScheduled")].observedGeneration"#
+    ),
+    printcolumn(
+        name = "Work-Synchronized",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementWorkSynchronized")].status"#,
+        priority = 1
+    ),
+    printcolumn(
+        name = "Work-Synchronized-Gen",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementWorkSynchronized")].observedGeneration"#,
+        priority = 1
+    ),
+    printcolumn(
+        name = "Available",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementAvailable")].status"#
+    ),
+    printcolumn(
+        name = "Available-Gen",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementAvailable")].observedGeneration"#
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
@@ -74,13 +105,44 @@ pub struct ClusterResourcePlacementSpec {
     status = "PlacementStatus",
     doc = "ResourcePlacement selects namespaced resources of its own namespace and places them on member clusters.",
     printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
-    printcolumn(name = "Type", type_ = "string", json_path = ".spec.policy.placementType", priority = 1),
-    printcolumn(name = "Scheduled", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementScheduled")].status"#),
-    printcolumn(name = "Scheduled-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementScheduled")].observedGeneration"#),
-    printcolumn(name = "Work-Synchronized", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementWorkSynchronized")].status"#, priority = 1),
-    printcolumn(name = "Work-Synchronized-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementWorkSynchronized")].observedGeneration"#, priority = 1),
-    printcolumn(name = "Available", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementAvailable")].status"#),
-    printcolumn(name = "Available-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementAvailable")].observedGeneration"#),
+    printcolumn(
+        name = "Type",
+        type_ = "string",
+        json_path = ".spec.policy.placementType",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Scheduled",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ResourcePlacementScheduled")].status"#
+    ),
+    printcolumn(
+        name = "Scheduled-Gen",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ResourcePlacementScheduled")].observedGeneration"#
+    ),
+    printcolumn(
+        name = "Work-Synchronized",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ResourcePlacementWorkSynchronized")].status"#,
+        priority = 1
+    ),
+    printcolumn(
+        name = "Work-Synchronized-Gen",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ResourcePlacementWorkSynchronized")].observedGeneration"#,
+        priority = 1
+    ),
+    printcolumn(
+        name = "Available",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ResourcePlacementAvailable")].status"#
+    ),
+    printcolumn(
+        name = "Available-Gen",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="ResourcePlacementAvailable")].observedGeneration"#
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,307 @@
+//! Test harness: real control planes from `tools/testcp`, started once per test binary and
+//! shared by its tests. Each test works in its own namespace or with its own name prefix.
+//!
+//! The clusters stop when this process ends, however it ends: each `testcp` runs with
+//! `--exit-with-stdin` and we hold the other end of its stdin, which the kernel closes when we
+//! exit (also after a panic or a signal).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// How long a control plane may take to answer `/readyz`.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// One running control plane.
+pub struct TestCluster {
+    pub name: String,
+    pub kubeconfig: PathBuf,
+    pub server: String,
+    pub version: String,
+    /// Held open for the life of the test binary; see the module doc.
+    _lifeline: Mutex<ChildStdin>,
+    _process: Mutex<Child>,
+}
+
+/// What a cluster runs besides the API server.
+#[derive(Clone, Copy)]
+pub enum Role {
+    /// API server and controller subset (garbage collector, namespaces); all Stagehand CRDs installed.
+    Hub,
+    /// API server, controller subset and pod-readiness simulator; the AppliedWork CRD installed.
+    Member,
+}
+
+/// The shared hub and member, started together on first use.
+static SHARED: OnceLock<Vec<TestCluster>> = OnceLock::new();
+
+fn shared() -> &'static [TestCluster] {
+    SHARED.get_or_init(|| start_parallel(&[("hub", Role::Hub), ("member", Role::Member)]))
+}
+
+/// The shared hub (all Stagehand CRDs installed).
+pub fn hub() -> &'static TestCluster {
+    &shared()[0]
+}
+
+/// The shared member cluster (AppliedWork CRD installed).
+pub fn member() -> &'static TestCluster {
+    &shared()[1]
+}
+
+/// Starts several clusters at once and waits for all of them; returns them in order.
+pub fn start_parallel(names_and_roles: &[(&str, Role)]) -> Vec<TestCluster> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = names_and_roles
+            .iter()
+            .map(|&(name, role)| scope.spawn(move || start_installed(name, role)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("cluster start panicked"))
+            .collect()
+    })
+}
+
+fn start_installed(name: &str, role: Role) -> TestCluster {
+    let cluster = start(name, role);
+    cluster.install_crds(role);
+    cluster
+}
+
+/// Root of this repository.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Path of the `testcp` binary: `$STAGEHAND_TESTCP`, or built (once, cached) by `hack/testcp-build.sh`.
+fn testcp_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            if let Ok(path) = std::env::var("STAGEHAND_TESTCP") {
+                return PathBuf::from(path);
+            }
+            let out = Command::new("bash")
+                .arg(repo_root().join("hack/testcp-build.sh"))
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("running hack/testcp-build.sh");
+            assert!(out.status.success(), "hack/testcp-build.sh failed");
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        })
+        .clone()
+}
+
+/// Directory for this test binary's clusters; directories of earlier runs whose process is gone are removed.
+fn run_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = repo_root().join("target/testcp-it");
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for entry in entries.flatten() {
+                let pid = entry.file_name().to_string_lossy().to_string();
+                if !Path::new("/proc").join(&pid).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = base.join(std::process::id().to_string());
+        std::fs::create_dir_all(&dir).expect("creating the test run directory");
+        dir
+    })
+    .clone()
+}
+
+/// Starts one control plane and waits for its READY line.
+pub fn start(name: &str, role: Role) -> TestCluster {
+    let data_dir = run_dir().join(name);
+    std::fs::create_dir_all(&data_dir).expect("creating the cluster directory");
+    let log = std::fs::File::create(data_dir.join("testcp.log")).expect("creating the cluster log");
+    let mut cmd = Command::new(testcp_binary());
+    cmd.arg("--name")
+        .arg(name)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--exit-with-stdin");
+    cmd.arg("--controllers");
+    if let Role::Member = role {
+        cmd.arg("--simulate-pods");
+    }
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("starting testcp");
+    let stdin = child.stdin.take().expect("testcp stdin");
+    let stdout = child.stdout.take().expect("testcp stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("READY ") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let ready = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            panic!(
+                "testcp {name} did not become ready; see {}",
+                data_dir.join("testcp.log").display()
+            );
+        }
+    };
+    let field = |key: &str| {
+        ready
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let cluster = TestCluster {
+        name: name.to_string(),
+        kubeconfig: PathBuf::from(field("kubeconfig")),
+        server: field("server"),
+        version: field("version"),
+        _lifeline: Mutex::new(stdin),
+        _process: Mutex::new(child),
+    };
+    println!(
+        "[harness] cluster {name}: kube-apiserver {} at {} ready in {:.1}s",
+        cluster.version,
+        cluster.server,
+        started.elapsed().as_secs_f64()
+    );
+    cluster
+}
+
+impl TestCluster {
+    /// Stops the control plane with SIGTERM and waits for it to exit; returns its exit status.
+    pub fn stop(&self) -> std::process::ExitStatus {
+        let mut child = self._process.lock().expect("process lock");
+        let pid = child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        child.wait().expect("waiting for testcp")
+    }
+
+    /// Runs kubectl against this cluster as a user would, printing the command and its output.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_with_stdin(args, None)
+    }
+
+    /// Like [`TestCluster::kubectl`], feeding `stdin` to the command.
+    pub fn kubectl_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        println!("[{}] $ kubectl {}", self.name, args.join(" "));
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running kubectl");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("kubectl stdin")
+                .write_all(input.as_bytes())
+                .expect("writing kubectl stdin");
+        }
+        let out = child.wait_with_output().expect("waiting for kubectl");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    /// Runs kubectl and returns its stdout, panicking with its stderr when it fails.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Applies `yaml` with `kubectl apply -f -` and returns stdout, panicking on failure.
+    pub fn apply(&self, yaml: &str) -> String {
+        let out = self.kubectl_with_stdin(&["apply", "-f", "-"], Some(yaml));
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A kube client for this cluster, for the test's own runtime.
+    pub async fn client(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("reading kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("kube config");
+        Client::try_from(config).expect("kube client")
+    }
+
+    /// Installs the CRDs this role needs from `crds/` (the shipped files) and waits until they are Established.
+    fn install_crds(&self, role: Role) {
+        let crds = repo_root().join("crds");
+        let target = match role {
+            Role::Hub => crds.display().to_string(),
+            Role::Member => crds
+                .join("appliedworks.placement.kubernetes-fleet.io.yaml")
+                .display()
+                .to_string(),
+        };
+        self.kubectl_ok(&["apply", "--server-side", "-f", &target]);
+        self.kubectl_ok(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"]);
+    }
+}
+
+/// A name no other test of this run uses: `<prefix>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Creates a namespace of its own for a test on `cluster` and returns its name.
+pub fn test_namespace(cluster: &TestCluster, prefix: &str) -> String {
+    let ns = unique(prefix);
+    cluster.kubectl_ok(&["create", "namespace", &ns]);
+    cluster.kubectl_ok(&["label", "namespace", &ns, "stagehand.test/owned=true"]);
+    ns
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
