@@ -1,0 +1,46 @@
+# Stagehand developer commands. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: help build crds test lint unit integration testcp up down status bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+build: ## build the stagehand binary
+	$(CARGO) build --release
+
+crds: ## regenerate crds/ from the Rust types
+	$(CARGO) run --quiet -- crdgen --out crds
+
+testcp: ## build (or find in the cache) the test control plane and print its path
+	@hack/testcp-build.sh
+
+lint: ## formatting, clippy, go vet of the test control plane
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	cd tools/testcp && go vet ./...
+
+unit: ## unit tests (no API server)
+	$(CARGO) test --lib --bins
+
+integration: ## integration tests against real kube-apiservers from tools/testcp
+	STAGEHAND_TESTCP=$$(hack/testcp-build.sh) $(CARGO) test --test integration
+
+test: lint unit integration ## everything CI runs
+
+up: ## start the local fleet (hub + member1..3) and leave it running
+	@hack/fleet.sh up
+
+down: ## stop the local fleet (data kept; `hack/fleet.sh down --purge` removes it)
+	@hack/fleet.sh down
+
+status: ## show the local fleet
+	@hack/fleet.sh status
+
+bench: ## print start-up time and memory of the local fleet
+	@hack/bench.sh
+
+clean: ## remove build output and the local fleet's data
+	-hack/fleet.sh down --purge
+	$(CARGO) clean

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The local fleet: a hub and three member clusters, each a real control plane from tools/testcp,
+# running on 127.0.0.1 until `fleet.sh down`.
+#
+#   hack/fleet.sh up       start (or keep) hub, member1, member2, member3; install CRDs; create the MemberClusters
+#   hack/fleet.sh down     stop them (data is kept; `down --purge` removes it)
+#   hack/fleet.sh status   show what runs
+#
+# FLEET_DIR (default .fleet) holds each cluster's data, logs and the merged kubeconfig
+# ($FLEET_DIR/kubeconfig, contexts hub, member1, member2, member3).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${FLEET_DIR:-$root/.fleet}
+members=(member1 member2 member3)
+clusters=(hub "${members[@]}")
+
+running() { [ -f "$dir/$1/pid" ] && kill -0 "$(cat "$dir/$1/pid")" 2>/dev/null; }
+
+start_cluster() {
+  local name=$1 bin=$2
+  mkdir -p "$dir/$name"
+  if running "$name"; then
+    echo "fleet: $name already running (pid $(cat "$dir/$name/pid"))"
+    return
+  fi
+  local extra=(--controllers)
+  [ "$name" != hub ] && extra+=(--simulate-pods)
+  rm -f "$dir/$name/ready"
+  nohup "$bin" --name "$name" --data-dir "$dir/$name" "${extra[@]}" \
+    >"$dir/$name/ready" 2>"$dir/$name/testcp.log" </dev/null &
+  echo $! >"$dir/$name/pid"
+}
+
+wait_ready() {
+  local name=$1 deadline=$((SECONDS + 180))
+  until grep -q '^READY ' "$dir/$name/ready" 2>/dev/null; do
+    if ! running "$name"; then
+      echo "fleet: $name exited; last log lines:" >&2
+      tail -20 "$dir/$name/testcp.log" >&2
+      exit 1
+    fi
+    [ $SECONDS -lt $deadline ] || { echo "fleet: $name not ready after 180s (see $dir/$name/testcp.log)" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+
+up() {
+  local bin start
+  bin=$("$root/hack/testcp-build.sh")
+  start=$SECONDS
+  for c in "${clusters[@]}"; do start_cluster "$c" "$bin"; done
+  for c in "${clusters[@]}"; do wait_ready "$c"; done
+  echo "fleet: 4 control planes ready in $((SECONDS - start))s"
+  KUBECONFIG=$(printf "$dir/%s/kubeconfig:" "${clusters[@]}") kubectl config view --flatten >"$dir/kubeconfig.tmp"
+  mv "$dir/kubeconfig.tmp" "$dir/kubeconfig"
+  kubectl --kubeconfig "$dir/kubeconfig" config use-context hub >/dev/null
+  local k=(kubectl --kubeconfig "$dir/kubeconfig")
+  "${k[@]}" --context hub apply --server-side -f "$root/crds" >/dev/null
+  "${k[@]}" --context hub wait --for=condition=Established crd --all --timeout=120s >/dev/null
+  for m in "${members[@]}"; do
+    "${k[@]}" --context "$m" apply --server-side -f "$root/crds/appliedworks.placement.kubernetes-fleet.io.yaml" >/dev/null
+  done
+  "${k[@]}" --context hub apply -f "$root/config/samples/memberclusters.yaml" >/dev/null
+  echo "fleet: CRDs installed; MemberClusters member1, member2, member3 created on the hub"
+  status
+  cat <<MSG
+
+Use it:
+  export KUBECONFIG=$dir/kubeconfig      # contexts: hub (current), member1, member2, member3
+  kubectl get memberclusters --show-labels
+MSG
+}
+
+down() {
+  for c in "${clusters[@]}"; do
+    if running "$c"; then
+      kill -TERM "$(cat "$dir/$c/pid")"
+    fi
+  done
+  for c in "${clusters[@]}"; do
+    local deadline=$((SECONDS + 30))
+    while running "$c" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    rm -f "$dir/$c/pid"
+  done
+  echo "fleet: stopped"
+  if [ "${1:-}" = "--purge" ]; then rm -rf "$dir"; echo "fleet: removed $dir"; fi
+}
+
+status() {
+  printf '%-8s %-8s %-10s %s\n' CLUSTER PID RSS SERVER
+  for c in "${clusters[@]}"; do
+    if running "$c"; then
+      local pid rss server
+      pid=$(cat "$dir/$c/pid")
+      rss=$(awk '/VmRSS/ {printf "%dMi", $2/1024}' "/proc/$pid/status")
+      server=$(sed -n 's/.* server=\([^ ]*\).*/\1/p' "$dir/$c/ready")
+      printf '%-8s %-8s %-10s %s\n' "$c" "$pid" "$rss" "$server"
+    else
+      printf '%-8s %-8s %-10s %s\n' "$c" - - stopped
+    fi
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) shift; down "${1:-}" ;;
+  status) status ;;
+  *) echo "usage: $0 up|down [--purge]|status" >&2; exit 2 ;;
+esac
