@@ -30,7 +30,7 @@ use placement::*;
 /// Every CRD Stagehand installs on a hub (and `AppliedWork`, which members need), in the form
 /// the API server receives them.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    let crds = vec![
         ClusterResourcePlacement::crd(),
         ResourcePlacement::crd(),
         also_served_as_v1(ClusterResourceSnapshot::crd()),
@@ -49,7 +49,39 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         ApprovalRequest::crd(),
         MemberCluster::crd(),
         InternalMemberCluster::crd(),
-    ]
+    ];
+    crds.into_iter().map(reflow_descriptions).collect()
+}
+
+/// Joins the lines of each paragraph of every schema description: doc comments wrap at 100
+/// columns, and `kubectl explain` wraps again, so kept line breaks land mid-sentence.
+fn reflow_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    match child {
+                        serde_json::Value::String(text) if key == "description" => *text = reflow(text),
+                        _ => walk(child),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    fn reflow(text: &str) -> String {
+        text.split("\n\n")
+            .map(|paragraph| paragraph.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+    let mut value = match serde_json::to_value(&crd) {
+        Ok(value) => value,
+        Err(_) => return crd,
+    };
+    walk(&mut value);
+    serde_json::from_value(value).unwrap_or(crd)
 }
 
 /// Adds a `v1` version with the same schema to a `v1beta1` CRD (SD-9). `v1beta1` stays the
