@@ -2,16 +2,19 @@
 # The local fleet: a hub and three member clusters, each a real control plane from tools/testcp,
 # running on 127.0.0.1 until `fleet.sh down`.
 #
-#   hack/fleet.sh up       start (or keep) hub, member1, member2, member3; install CRDs; create the MemberClusters
+#   hack/fleet.sh up       start (or keep) hub, member1, member2, member3; install CRDs; create the
+#                          MemberClusters; start `stagehand hub` against the hub
 #   hack/fleet.sh down     stop them (data is kept; `down --purge` removes it)
 #   hack/fleet.sh status   show what runs
 #
 # FLEET_DIR (default .fleet) holds each cluster's data, logs and the merged kubeconfig
-# ($FLEET_DIR/kubeconfig, contexts hub, member1, member2, member3).
+# ($FLEET_DIR/kubeconfig, contexts hub, member1, member2, member3). `stagehand hub` serves its
+# health endpoint on 127.0.0.1:${STAGEHAND_HUB_PORT:-18080} and logs to $FLEET_DIR/stagehand-hub.log.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${FLEET_DIR:-$root/.fleet}
 members=(member1 member2 member3)
+hub_port=${STAGEHAND_HUB_PORT:-18080}
 clusters=(hub "${members[@]}")
 
 running() { [ -f "$dir/$1/pid" ] && kill -0 "$(cat "$dir/$1/pid")" 2>/dev/null; }
@@ -62,6 +65,7 @@ up() {
   done
   "${k[@]}" --context hub apply -f "$root/config/samples/memberclusters.yaml" >/dev/null
   echo "fleet: CRDs installed; MemberClusters member1, member2, member3 created on the hub"
+  start_stagehand_hub
   status
   cat <<MSG
 
@@ -71,7 +75,33 @@ Use it:
 MSG
 }
 
+start_stagehand_hub() {
+  if running stagehand-hub; then
+    echo "fleet: stagehand hub already running (pid $(cat "$dir/stagehand-hub/pid"))"
+    return
+  fi
+  (cd "$root" && cargo build --quiet --bin stagehand)
+  mkdir -p "$dir/stagehand-hub"
+  KUBECONFIG="$dir/hub/kubeconfig" nohup "$root/target/debug/stagehand" hub --http-addr "127.0.0.1:$hub_port" \
+    >"$dir/stagehand-hub.log" 2>&1 </dev/null &
+  echo $! >"$dir/stagehand-hub/pid"
+  local deadline=$((SECONDS + 60))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$hub_port" && printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3 && grep -q '^ok' <&3) 2>/dev/null; do
+    if ! running stagehand-hub || [ $SECONDS -ge $deadline ]; then
+      echo "fleet: stagehand hub did not become ready; see $dir/stagehand-hub.log:" >&2
+      tail -5 "$dir/stagehand-hub.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "fleet: stagehand hub ready (health on http://127.0.0.1:$hub_port/readyz, log $dir/stagehand-hub.log)"
+}
+
 down() {
+  if running stagehand-hub; then
+    kill -TERM "$(cat "$dir/stagehand-hub/pid")"
+    rm -f "$dir/stagehand-hub/pid"
+  fi
   for c in "${clusters[@]}"; do
     if running "$c"; then
       kill -TERM "$(cat "$dir/$c/pid")"
@@ -99,6 +129,11 @@ status() {
       printf '%-8s %-8s %-10s %s\n' "$c" - - stopped
     fi
   done
+  if running stagehand-hub; then
+    echo "stagehand hub: pid $(cat "$dir/stagehand-hub/pid"), health http://127.0.0.1:$hub_port/readyz"
+  else
+    echo "stagehand hub: stopped"
+  fi
 }
 
 case "${1:-}" in

@@ -28,12 +28,16 @@ pub enum Command {
     Member(MemberArgs),
 }
 
-/// Settings of `stagehand hub`.
+/// Settings of `stagehand hub`. The hub is found through `KUBECONFIG` (or `~/.kube/config`, or
+/// the in-cluster service account).
 #[derive(clap::Args, Debug)]
 pub struct HubArgs {
-    /// Address of the health and metrics endpoint.
-    #[arg(long, env = "STAGEHAND_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    /// Address of the health endpoint (`/healthz`, `/readyz`).
+    #[arg(long, env = "STAGEHAND_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: String,
+    /// Log one JSON object per line instead of text.
+    #[arg(long, env = "STAGEHAND_LOG_JSON")]
+    pub log_json: bool,
 }
 
 /// Settings of `stagehand member`, named as upstream's member agent environment.

@@ -17,8 +17,12 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Hub(_) | Command::Member(_) => {
-            anyhow::bail!("the controllers are not implemented yet; see the open issues")
+        Command::Hub(args) => {
+            stagehand::ops::telemetry::init(args.log_json);
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(stagehand::hub::run(args))?;
+            Ok(())
         }
+        Command::Member(_) => anyhow::bail!("the member agent is not implemented yet; see the open issues"),
     }
 }

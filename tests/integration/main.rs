@@ -5,4 +5,5 @@ mod admission;
 mod control_plane;
 mod crds;
 mod harness;
+mod hub;
 mod seeds;

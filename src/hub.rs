@@ -1,0 +1,123 @@
+//! `stagehand hub`: the hub controller manager.
+//!
+//! Start-up: connect to the hub (kubeconfig or in-cluster), refuse to run unless every hub CRD is
+//! installed and Established (as upstream's hub agent does), then report ready and run until
+//! SIGTERM or Ctrl-C. The controllers themselves are not implemented yet; nothing here acts on
+//! placements or runs.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+use thiserror::Error;
+use tracing::info;
+
+use crate::api::all_crds;
+use crate::cli::HubArgs;
+use crate::ops::http::{Readiness, serve};
+
+/// Why the hub could not start.
+#[derive(Debug, Error)]
+pub enum HubError {
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("cannot connect to the hub: {0}")]
+    Connect(#[source] kube::Error),
+    /// Listing CRDs failed.
+    #[error("cannot list CustomResourceDefinitions on the hub: {0}")]
+    ListCrds(#[source] kube::Error),
+    /// CRDs are missing or not Established.
+    #[error(
+        "these CRDs are not installed or not Established on the hub: {0}; install them with `kubectl apply --server-side -f crds/` (or the Helm chart)"
+    )]
+    MissingCrds(String),
+    /// The health endpoint could not be served.
+    #[error("cannot serve the health endpoint on {addr}: {source}")]
+    Http {
+        /// Address that was asked for.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// CRDs a hub needs (every CRD except AppliedWork, which lives on members).
+fn hub_crd_names() -> Vec<String> {
+    all_crds()
+        .into_iter()
+        .filter(|crd| crd.spec.names.kind != "AppliedWork")
+        .filter_map(|crd| crd.metadata.name)
+        .collect()
+}
+
+fn is_established(crd: &CustomResourceDefinition) -> bool {
+    crd.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|conds| conds.iter().any(|c| c.type_ == "Established" && c.status == "True"))
+}
+
+/// Checks that every hub CRD is installed and Established.
+pub async fn check_crds(client: &Client) -> Result<(), HubError> {
+    let installed = Api::<CustomResourceDefinition>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(HubError::ListCrds)?;
+    let missing: Vec<String> = hub_crd_names()
+        .into_iter()
+        .filter(|name| {
+            !installed
+                .items
+                .iter()
+                .any(|crd| &crd.name_any() == name && is_established(crd))
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(HubError::MissingCrds(missing.join(", ")))
+    }
+}
+
+/// Runs the hub until a shutdown signal.
+pub async fn run(args: HubArgs) -> Result<(), HubError> {
+    let client = Client::try_default().await.map_err(HubError::Connect)?;
+    check_crds(&client).await?;
+    let readiness = Readiness::default();
+    let (addr, server) = serve(&args.http_addr, readiness.clone(), shutdown_signal())
+        .await
+        .map_err(|source| HubError::Http {
+            addr: args.http_addr.clone(),
+            source,
+        })?;
+    readiness.set_ready();
+    info!(%addr, "hub ready: CRDs installed; serving /healthz and /readyz (no controllers are implemented yet)");
+    server.await.map_err(|source| HubError::Http {
+        addr: args.http_addr,
+        source,
+    })?;
+    info!("hub stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

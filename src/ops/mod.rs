@@ -1,0 +1,4 @@
+//! Operating the process: logging and the health endpoint.
+
+pub mod http;
+pub mod telemetry;
