@@ -9,12 +9,19 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// Declares the spec structs of twin kinds (cluster-scoped and namespaced) that have the same
-/// fields: the field list is written once, each struct gets its own derive and `#[kube]`
-/// attributes.
-macro_rules! twin_specs {
-    ($body:tt; $( $(#[$meta:meta])* $name:ident; )+) => {
-        $( $(#[$meta])* pub struct $name $body )+
+/// Declares the spec structs of twin kinds (cluster-scoped and namespaced). What the twins share
+/// is written once: outer attributes (`attrs`), `#[kube(...)]` arguments (`kube`, ending with a
+/// comma) and fields (`fields`). Each kind adds its own doc and attributes, `#[kube]` arguments in
+/// `[...]` and extra fields in `{...}`.
+macro_rules! twin_kinds {
+    (attrs: $attrs:tt, kube: $kube:tt, fields: $fields:tt, kinds: { $( $(#[$meta:meta])* $name:ident $own:tt $extra:tt )+ } $(,)?) => {
+        $( twin_kinds!(@one $attrs $kube $fields [$(#[$meta])*] $name $own $extra); )+
+    };
+    (@one { $($attrs:tt)* } { $($kube:tt)* } { $($fields:tt)* } [$($meta:tt)*] $name:ident [ $($own:tt)* ] { $($extra:tt)* }) => {
+        $($attrs)*
+        $($meta)*
+        #[kube($($kube)* $($own)*)]
+        pub struct $name { $($fields)* $($extra)* }
     };
 }
 

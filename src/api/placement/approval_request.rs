@@ -6,56 +6,47 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::condition::{Condition, approval_conditions_schema};
 
-twin_specs! {
-    {
+twin_kinds! {
+    attrs: {
+        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+        #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "The spec field is immutable"}]))]
+    },
+    kube: {
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        category = "fleet",
+        category = "fleet-placement",
+        status = "ApprovalRequestStatus",
+        printcolumn(name = "Update-Run", type_ = "string", json_path = ".spec.parentStageRollout"),
+        printcolumn(name = "Stage", type_ = "string", json_path = ".spec.targetStage"),
+        printcolumn(name = "Approved", type_ = "string", json_path = r#".status.conditions[?(@.type=="Approved")].status"#),
+        printcolumn(name = "ApprovalAccepted", type_ = "string", json_path = r#".status.conditions[?(@.type=="ApprovalAccepted")].status"#),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    },
+    fields: {
         /// Name of the run the request belongs to.
         pub parent_stage_rollout: String,
         /// Name of the stage it gates.
         pub target_stage: String,
-    };
-    /// Spec of a `ClusterApprovalRequest`; immutable.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ClusterApprovalRequest",
-        plural = "clusterapprovalrequests",
-        shortname = "careq",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "ApprovalRequestStatus",
-        doc = "ClusterApprovalRequest gates a stage of a ClusterStagedUpdateRun until someone sets its Approved condition to True.",
-        printcolumn(name = "Update-Run", type_ = "string", json_path = ".spec.parentStageRollout"),
-        printcolumn(name = "Stage", type_ = "string", json_path = ".spec.targetStage"),
-        printcolumn(name = "Approved", type_ = "string", json_path = r#".status.conditions[?(@.type=="Approved")].status"#),
-        printcolumn(name = "ApprovalAccepted", type_ = "string", json_path = r#".status.conditions[?(@.type=="ApprovalAccepted")].status"#),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-    )]
-    #[serde(rename_all = "camelCase")]
-    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "The spec field is immutable"}]))]
-    ClusterApprovalRequestSpec;
-    /// Spec of an `ApprovalRequest`; immutable.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ApprovalRequest",
-        plural = "approvalrequests",
-        namespaced,
-        shortname = "areq",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "ApprovalRequestStatus",
-        doc = "ApprovalRequest gates a stage of a StagedUpdateRun until someone sets its Approved condition to True.",
-        printcolumn(name = "Update-Run", type_ = "string", json_path = ".spec.parentStageRollout"),
-        printcolumn(name = "Stage", type_ = "string", json_path = ".spec.targetStage"),
-        printcolumn(name = "Approved", type_ = "string", json_path = r#".status.conditions[?(@.type=="Approved")].status"#),
-        printcolumn(name = "ApprovalAccepted", type_ = "string", json_path = r#".status.conditions[?(@.type=="ApprovalAccepted")].status"#),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-    )]
-    #[serde(rename_all = "camelCase")]
-    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "The spec field is immutable"}]))]
-    ApprovalRequestSpec;
+    },
+    kinds: {
+        /// Spec of a `ClusterApprovalRequest`; immutable.
+        ClusterApprovalRequestSpec [
+            kind = "ClusterApprovalRequest",
+            plural = "clusterapprovalrequests",
+            shortname = "careq",
+            doc = "ClusterApprovalRequest gates a stage of a ClusterStagedUpdateRun until someone sets its Approved condition to True."
+        ] {}
+        /// Spec of an `ApprovalRequest`; immutable.
+        ApprovalRequestSpec [
+            kind = "ApprovalRequest",
+            plural = "approvalrequests",
+            namespaced,
+            shortname = "areq",
+            doc = "ApprovalRequest gates a stage of a StagedUpdateRun until someone sets its Approved condition to True."
+        ] {}
+    },
 }
 
 /// Approval state.

@@ -22,8 +22,23 @@ pub enum BindingState {
     Unscheduled,
 }
 
-twin_specs! {
-    {
+twin_kinds! {
+    attrs: {
+        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+    },
+    kube: {
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        category = "fleet",
+        category = "fleet-placement",
+        status = "ResourceBindingStatus",
+        printcolumn(name = "WorkSynchronized", type_ = "string", json_path = r#".status.conditions[?(@.type=="WorkSynchronized")].status"#),
+        printcolumn(name = "ResourcesApplied", type_ = "string", json_path = r#".status.conditions[?(@.type=="Applied")].status"#),
+        printcolumn(name = "ResourceAvailable", type_ = "string", json_path = r#".status.conditions[?(@.type=="Available")].status"#, priority = 1),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    },
+    fields: {
         /// `Scheduled`, `Bound` or `Unscheduled`.
         pub state: BindingState,
         /// Master resource snapshot to place; empty until the binding is first bound.
@@ -44,46 +59,24 @@ twin_specs! {
         /// How the member agent applies the resources.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub apply_strategy: Option<ApplyStrategy>,
-    };
-    /// Spec of a `ClusterResourceBinding`: what a ClusterResourcePlacement places on one member cluster.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ClusterResourceBinding",
-        plural = "clusterresourcebindings",
-        shortname = "crb",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "ResourceBindingStatus",
-        doc = "ClusterResourceBinding records what a ClusterResourcePlacement places on one member cluster.",
-        printcolumn(name = "WorkSynchronized", type_ = "string", json_path = r#".status.conditions[?(@.type=="WorkSynchronized")].status"#),
-        printcolumn(name = "ResourcesApplied", type_ = "string", json_path = r#".status.conditions[?(@.type=="Applied")].status"#),
-        printcolumn(name = "ResourceAvailable", type_ = "string", json_path = r#".status.conditions[?(@.type=="Available")].status"#, priority = 1),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-    )]
-    #[serde(rename_all = "camelCase")]
-    ClusterResourceBindingSpec;
-    /// Spec of a `ResourceBinding`: what a ResourcePlacement places on one member cluster.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ResourceBinding",
-        plural = "resourcebindings",
-        namespaced,
-        shortname = "rb",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "ResourceBindingStatus",
-        doc = "ResourceBinding records what a ResourcePlacement places on one member cluster.",
-        printcolumn(name = "WorkSynchronized", type_ = "string", json_path = r#".status.conditions[?(@.type=="WorkSynchronized")].status"#),
-        printcolumn(name = "ResourcesApplied", type_ = "string", json_path = r#".status.conditions[?(@.type=="Applied")].status"#),
-        printcolumn(name = "ResourceAvailable", type_ = "string", json_path = r#".status.conditions[?(@.type=="Available")].status"#, priority = 1),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-    )]
-    #[serde(rename_all = "camelCase")]
-    ResourceBindingSpec;
+    },
+    kinds: {
+        /// Spec of a `ClusterResourceBinding`: what a ClusterResourcePlacement places on one member cluster.
+        ClusterResourceBindingSpec [
+            kind = "ClusterResourceBinding",
+            plural = "clusterresourcebindings",
+            shortname = "crb",
+            doc = "ClusterResourceBinding records what a ClusterResourcePlacement places on one member cluster."
+        ] {}
+        /// Spec of a `ResourceBinding`: what a ResourcePlacement places on one member cluster.
+        ResourceBindingSpec [
+            kind = "ResourceBinding",
+            plural = "resourcebindings",
+            namespaced,
+            shortname = "rb",
+            doc = "ResourceBinding records what a ResourcePlacement places on one member cluster."
+        ] {}
+    },
 }
 
 /// The scheduler's decision about one cluster.

@@ -9,162 +9,84 @@ use super::policy::PlacementPolicy;
 use super::rollout::RolloutStrategy;
 use crate::api::condition::{Condition, conditions_schema};
 
-/// Spec of a `ClusterResourcePlacement`: selects cluster-scoped resources (and whole
-/// namespaces) on the hub and places them on member clusters.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-#[kube(
-    group = "placement.kubernetes-fleet.io",
-    version = "v1beta1",
-    kind = "ClusterResourcePlacement",
-    plural = "clusterresourceplacements",
-    shortname = "crp",
-    category = "fleet",
-    category = "fleet-placement",
-    status = "PlacementStatus",
-    doc = "ClusterResourcePlacement selects cluster-scoped hub resources (and whole namespaces) and places them on member clusters.",
-    printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
-    printcolumn(
-        name = "Type",
-        type_ = "string",
-        json_path = ".spec.policy.placementType",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Scheduled",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementScheduled")].status"#
-    ),
-    printcolumn(
-        name = "Scheduled-Gen",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementScheduled")].observedGeneration"#
-    ),
-    printcolumn(
-        name = "Work-Synchronized",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementWorkSynchronized")].status"#,
-        priority = 1
-    ),
-    printcolumn(
-        name = "Work-Synchronized-Gen",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementWorkSynchronized")].observedGeneration"#,
-        priority = 1
-    ),
-    printcolumn(
-        name = "Available",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementAvailable")].status"#
-    ),
-    printcolumn(
-        name = "Available-Gen",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementAvailable")].observedGeneration"#
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-)]
-#[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(oldSelf.policy) || has(self.policy)", "message": "policy cannot be removed once set"},
-    {"rule": "!has(oldSelf.statusReportingScope) || self.statusReportingScope == oldSelf.statusReportingScope", "message": "statusReportingScope is immutable"}
-]))]
-pub struct ClusterResourcePlacementSpec {
-    /// The hub resources to place; a resource matching any selector is selected (1 to 100).
-    #[schemars(length(min = 1, max = 100), extend("x-kubernetes-validations" = [
-        {"rule": "self.all(x, !(has(x.name) && has(x.labelSelector)))", "message": "name and labelSelector are mutually exclusive in a resource selector"}
-    ]))]
-    pub resource_selectors: Vec<ResourceSelectorTerm>,
-    /// Which member clusters to place on; absent means PickAll. Cannot be removed once set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<PlacementPolicy>,
-    /// How changes roll out: RollingUpdate (default) or External (staged update runs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<RolloutStrategy>,
-    /// How many resource and policy snapshots to keep (1 to 1000, default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1000), extend("default" = 10))]
-    pub revision_history_limit: Option<i32>,
-    /// Who can read the placement status: `ClusterScopeOnly` (default) or `NamespaceAccessible`. Immutable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "ClusterScopeOnly"))]
-    pub status_reporting_scope: Option<StatusReportingScope>,
-}
-
-/// Spec of a `ResourcePlacement`: selects namespaced resources of its own namespace and
-/// places them on member clusters.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-#[kube(
-    group = "placement.kubernetes-fleet.io",
-    version = "v1beta1",
-    kind = "ResourcePlacement",
-    plural = "resourceplacements",
-    namespaced,
-    shortname = "rp",
-    category = "fleet",
-    category = "fleet-placement",
-    status = "PlacementStatus",
-    doc = "ResourcePlacement selects namespaced resources of its own namespace and places them on member clusters.",
-    printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
-    printcolumn(
-        name = "Type",
-        type_ = "string",
-        json_path = ".spec.policy.placementType",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Scheduled",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ResourcePlacementScheduled")].status"#
-    ),
-    printcolumn(
-        name = "Scheduled-Gen",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ResourcePlacementScheduled")].observedGeneration"#
-    ),
-    printcolumn(
-        name = "Work-Synchronized",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ResourcePlacementWorkSynchronized")].status"#,
-        priority = 1
-    ),
-    printcolumn(
-        name = "Work-Synchronized-Gen",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ResourcePlacementWorkSynchronized")].observedGeneration"#,
-        priority = 1
-    ),
-    printcolumn(
-        name = "Available",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ResourcePlacementAvailable")].status"#
-    ),
-    printcolumn(
-        name = "Available-Gen",
-        type_ = "string",
-        json_path = r#".status.conditions[?(@.type=="ResourcePlacementAvailable")].observedGeneration"#
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-)]
-#[serde(rename_all = "camelCase")]
-#[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(oldSelf.policy) || has(self.policy)", "message": "policy cannot be removed once set"}
-]))]
-pub struct ResourcePlacementSpec {
-    /// The resources of this namespace to place; a resource matching any selector is selected (1 to 100).
-    #[schemars(length(min = 1, max = 100), extend("x-kubernetes-validations" = [
-        {"rule": "self.all(x, !(has(x.name) && has(x.labelSelector)))", "message": "name and labelSelector are mutually exclusive in a resource selector"}
-    ]))]
-    pub resource_selectors: Vec<ResourceSelectorTerm>,
-    /// Which member clusters to place on; absent means PickAll. Cannot be removed once set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<PlacementPolicy>,
-    /// How changes roll out: RollingUpdate (default) or External (staged update runs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<RolloutStrategy>,
-    /// How many resource and policy snapshots to keep (1 to 1000, default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1000), extend("default" = 10))]
-    pub revision_history_limit: Option<i32>,
+twin_kinds! {
+    attrs: {
+        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+    },
+    kube: {
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        category = "fleet",
+        category = "fleet-placement",
+        status = "PlacementStatus",
+    },
+    fields: {
+        /// The resources to place; a resource matching any selector is selected (1 to 100).
+        #[schemars(length(min = 1, max = 100), extend("x-kubernetes-validations" = [
+            {"rule": "self.all(x, !(has(x.name) && has(x.labelSelector)))", "message": "name and labelSelector are mutually exclusive in a resource selector"}
+        ]))]
+        pub resource_selectors: Vec<ResourceSelectorTerm>,
+        /// Which member clusters to place on; absent means PickAll. Cannot be removed once set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub policy: Option<PlacementPolicy>,
+        /// How changes roll out: RollingUpdate (default) or External (staged update runs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub strategy: Option<RolloutStrategy>,
+        /// How many resource and policy snapshots to keep (1 to 1000, default 10).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 1, max = 1000), extend("default" = 10))]
+        pub revision_history_limit: Option<i32>,
+    },
+    kinds: {
+        /// Spec of a `ClusterResourcePlacement`: selects cluster-scoped resources (and whole
+        /// namespaces) on the hub and places them on member clusters.
+        #[schemars(extend("x-kubernetes-validations" = [
+            {"rule": "!has(oldSelf.policy) || has(self.policy)", "message": "policy cannot be removed once set"},
+            {"rule": "!has(oldSelf.statusReportingScope) || self.statusReportingScope == oldSelf.statusReportingScope", "message": "statusReportingScope is immutable"}
+        ]))]
+        ClusterResourcePlacementSpec [
+            kind = "ClusterResourcePlacement",
+            plural = "clusterresourceplacements",
+            shortname = "crp",
+            doc = "ClusterResourcePlacement selects cluster-scoped hub resources (and whole namespaces) and places them on member clusters.",
+            printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
+            printcolumn(name = "Type", type_ = "string", json_path = ".spec.policy.placementType", priority = 1),
+            printcolumn(name = "Scheduled", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementScheduled")].status"#),
+            printcolumn(name = "Scheduled-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementScheduled")].observedGeneration"#),
+            printcolumn(name = "Work-Synchronized", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementWorkSynchronized")].status"#, priority = 1),
+            printcolumn(name = "Work-Synchronized-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementWorkSynchronized")].observedGeneration"#, priority = 1),
+            printcolumn(name = "Available", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementAvailable")].status"#),
+            printcolumn(name = "Available-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ClusterResourcePlacementAvailable")].observedGeneration"#),
+            printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+        ] {
+            /// Who can read the placement status: `ClusterScopeOnly` (default) or `NamespaceAccessible`. Immutable.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(extend("default" = "ClusterScopeOnly"))]
+            pub status_reporting_scope: Option<StatusReportingScope>,
+        }
+        /// Spec of a `ResourcePlacement`: selects namespaced resources of its own namespace and
+        /// places them on member clusters.
+        #[schemars(extend("x-kubernetes-validations" = [
+            {"rule": "!has(oldSelf.policy) || has(self.policy)", "message": "policy cannot be removed once set"}
+        ]))]
+        ResourcePlacementSpec [
+            kind = "ResourcePlacement",
+            plural = "resourceplacements",
+            namespaced,
+            shortname = "rp",
+            doc = "ResourcePlacement selects namespaced resources of its own namespace and places them on member clusters.",
+            printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
+            printcolumn(name = "Type", type_ = "string", json_path = ".spec.policy.placementType", priority = 1),
+            printcolumn(name = "Scheduled", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementScheduled")].status"#),
+            printcolumn(name = "Scheduled-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementScheduled")].observedGeneration"#),
+            printcolumn(name = "Work-Synchronized", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementWorkSynchronized")].status"#, priority = 1),
+            printcolumn(name = "Work-Synchronized-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementWorkSynchronized")].observedGeneration"#, priority = 1),
+            printcolumn(name = "Available", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementAvailable")].status"#),
+            printcolumn(name = "Available-Gen", type_ = "string", json_path = r#".status.conditions[?(@.type=="ResourcePlacementAvailable")].observedGeneration"#),
+            printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+        ] {}
+    },
 }
 
 /// Who may read a ClusterResourcePlacement's status.

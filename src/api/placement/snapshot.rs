@@ -9,47 +9,42 @@ use super::policy::PlacementPolicy;
 use crate::api::condition::{Condition, conditions_schema};
 use crate::api::schema::embedded_resource_list;
 
-twin_specs! {
-    {
+twin_kinds! {
+    attrs: {
+        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+    },
+    kube: {
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        category = "fleet",
+        category = "fleet-placement",
+        status = "SnapshotStatus",
+        printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    },
+    fields: {
         /// The selected resources, sanitised, in selection order. Always present (`[]` when nothing is selected).
         #[schemars(schema_with = "embedded_resource_list")]
         pub selected_resources: Vec<serde_json::Value>,
-    };
-    /// Spec of a `ClusterResourceSnapshot`: one index (or part of one) of a ClusterResourcePlacement's selected resources.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ClusterResourceSnapshot",
-        plural = "clusterresourcesnapshots",
-        shortname = "crs",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "SnapshotStatus",
-        doc = "ClusterResourceSnapshot is an immutable copy of the resources a ClusterResourcePlacement selected, at one resource index.",
-        printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-    )]
-    #[serde(rename_all = "camelCase")]
-    ClusterResourceSnapshotSpec;
-    /// Spec of a `ResourceSnapshot`: one index (or part of one) of a ResourcePlacement's selected resources.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ResourceSnapshot",
-        plural = "resourcesnapshots",
-        namespaced,
-        shortname = "rs",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "SnapshotStatus",
-        doc = "ResourceSnapshot is an immutable copy of the resources a ResourcePlacement selected, at one resource index.",
-        printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-    )]
-    #[serde(rename_all = "camelCase")]
-    ResourceSnapshotSpec;
+    },
+    kinds: {
+        /// Spec of a `ClusterResourceSnapshot`: one index (or part of one) of a ClusterResourcePlacement's selected resources.
+        ClusterResourceSnapshotSpec [
+            kind = "ClusterResourceSnapshot",
+            plural = "clusterresourcesnapshots",
+            shortname = "crs",
+            doc = "ClusterResourceSnapshot is an immutable copy of the resources a ClusterResourcePlacement selected, at one resource index."
+        ] {}
+        /// Spec of a `ResourceSnapshot`: one index (or part of one) of a ResourcePlacement's selected resources.
+        ResourceSnapshotSpec [
+            kind = "ResourceSnapshot",
+            plural = "resourcesnapshots",
+            namespaced,
+            shortname = "rs",
+            doc = "ResourceSnapshot is an immutable copy of the resources a ResourcePlacement selected, at one resource index."
+        ] {}
+    },
 }
 
 /// Status of a resource snapshot (unused by the controllers, kept for compatibility).
@@ -62,50 +57,45 @@ pub struct SnapshotStatus {
     pub conditions: Option<Vec<Condition>>,
 }
 
-twin_specs! {
-    {
+twin_kinds! {
+    attrs: {
+        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+    },
+    kube: {
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        category = "fleet",
+        category = "fleet-placement",
+        status = "SchedulingPolicySnapshotStatus",
+        printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    },
+    fields: {
         /// Copy of the placement's policy; absent when the placement has none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub policy: Option<PlacementPolicy>,
         /// sha256 (hex, as bytes, base64 on the wire) of the policy without `numberOfClusters`.
         #[schemars(extend("format" = "byte"))]
         pub policy_hash: String,
-    };
-    /// Spec of a `ClusterSchedulingPolicySnapshot`: one revision of a ClusterResourcePlacement's scheduling policy.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ClusterSchedulingPolicySnapshot",
-        plural = "clusterschedulingpolicysnapshots",
-        shortname = "csps",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "SchedulingPolicySnapshotStatus",
-        doc = "ClusterSchedulingPolicySnapshot is one revision of a ClusterResourcePlacement's scheduling policy and the scheduler's decisions for it.",
-        printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-    )]
-    #[serde(rename_all = "camelCase")]
-    ClusterSchedulingPolicySnapshotSpec;
-    /// Spec of a `SchedulingPolicySnapshot`: one revision of a ResourcePlacement's scheduling policy.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "SchedulingPolicySnapshot",
-        plural = "schedulingpolicysnapshots",
-        namespaced,
-        shortname = "sps",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "SchedulingPolicySnapshotStatus",
-        doc = "SchedulingPolicySnapshot is one revision of a ResourcePlacement's scheduling policy and the scheduler's decisions for it.",
-        printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
-    )]
-    #[serde(rename_all = "camelCase")]
-    SchedulingPolicySnapshotSpec;
+    },
+    kinds: {
+        /// Spec of a `ClusterSchedulingPolicySnapshot`: one revision of a ClusterResourcePlacement's scheduling policy.
+        ClusterSchedulingPolicySnapshotSpec [
+            kind = "ClusterSchedulingPolicySnapshot",
+            plural = "clusterschedulingpolicysnapshots",
+            shortname = "csps",
+            doc = "ClusterSchedulingPolicySnapshot is one revision of a ClusterResourcePlacement's scheduling policy and the scheduler's decisions for it."
+        ] {}
+        /// Spec of a `SchedulingPolicySnapshot`: one revision of a ResourcePlacement's scheduling policy.
+        SchedulingPolicySnapshotSpec [
+            kind = "SchedulingPolicySnapshot",
+            plural = "schedulingpolicysnapshots",
+            namespaced,
+            shortname = "sps",
+            doc = "SchedulingPolicySnapshot is one revision of a ResourcePlacement's scheduling policy and the scheduler's decisions for it."
+        ] {}
+    },
 }
 
 /// The scheduler's view of a policy snapshot.

@@ -23,8 +23,34 @@ pub enum UpdateRunState {
     Stop,
 }
 
-twin_specs! {
-    {
+twin_kinds! {
+    attrs: {
+        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+        #[schemars(extend("x-kubernetes-validations" = [
+            {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Initialize' && self.state == 'Stop')", "message": "invalid state transition: cannot transition from Initialize to Stop"},
+            {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Run' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Run to Initialize"},
+            {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Stop' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Stop to Initialize"},
+            {"rule": "(has(self.resourceSnapshotIndex) ? self.resourceSnapshotIndex : '') == (has(oldSelf.resourceSnapshotIndex) ? oldSelf.resourceSnapshotIndex : '')", "message": "resourceSnapshotIndex is immutable"}
+        ]))]
+    },
+    kube: {
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        category = "fleet",
+        category = "fleet-placement",
+        status = "UpdateRunStatus",
+        printcolumn(name = "Placement", type_ = "string", json_path = ".spec.placementName"),
+        printcolumn(name = "Resource-Snapshot-Index", type_ = "string", json_path = ".spec.resourceSnapshotIndex"),
+        printcolumn(name = "Policy-Snapshot-Index", type_ = "string", json_path = ".status.policySnapshotIndexUsed"),
+        printcolumn(name = "Initialized", type_ = "string", json_path = r#".status.conditions[?(@.type=="Initialized")].status"#),
+        printcolumn(name = "Progressing", type_ = "string", json_path = r#".status.conditions[?(@.type=="Progressing")].status"#),
+        printcolumn(name = "Succeeded", type_ = "string", json_path = r#".status.conditions[?(@.type=="Succeeded")].status"#),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(name = "Strategy", type_ = "string", json_path = ".spec.stagedRolloutStrategyName", priority = 1),
+        validation = kube::core::Rule::new("size(self.metadata.name) < 64").message("metadata.name max length is 63"),
+    },
+    fields: {
         /// Placement to roll out (same namespace for a StagedUpdateRun). Immutable.
         #[schemars(length(max = 255), extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "placementName is immutable"}]))]
         pub placement_name: String,
@@ -40,68 +66,24 @@ twin_specs! {
         #[serde(default)]
         #[schemars(extend("default" = "Run"))]
         pub state: UpdateRunState,
-    };
-    /// Spec of a `ClusterStagedUpdateRun`: roll one resource snapshot of a ClusterResourcePlacement out, stage by stage.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ClusterStagedUpdateRun",
-        plural = "clusterstagedupdateruns",
-        shortname = "csur",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "UpdateRunStatus",
-        doc = "ClusterStagedUpdateRun rolls one resource snapshot of a ClusterResourcePlacement out to member clusters stage by stage.",
-        printcolumn(name = "Placement", type_ = "string", json_path = ".spec.placementName"),
-        printcolumn(name = "Resource-Snapshot-Index", type_ = "string", json_path = ".spec.resourceSnapshotIndex"),
-        printcolumn(name = "Policy-Snapshot-Index", type_ = "string", json_path = ".status.policySnapshotIndexUsed"),
-        printcolumn(name = "Initialized", type_ = "string", json_path = r#".status.conditions[?(@.type=="Initialized")].status"#),
-        printcolumn(name = "Progressing", type_ = "string", json_path = r#".status.conditions[?(@.type=="Progressing")].status"#),
-        printcolumn(name = "Succeeded", type_ = "string", json_path = r#".status.conditions[?(@.type=="Succeeded")].status"#),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-        printcolumn(name = "Strategy", type_ = "string", json_path = ".spec.stagedRolloutStrategyName", priority = 1),
-        validation = kube::core::Rule::new("size(self.metadata.name) < 64").message("metadata.name max length is 63")
-    )]
-    #[serde(rename_all = "camelCase")]
-    #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Initialize' && self.state == 'Stop')", "message": "invalid state transition: cannot transition from Initialize to Stop"},
-        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Run' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Run to Initialize"},
-        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Stop' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Stop to Initialize"},
-        {"rule": "(has(self.resourceSnapshotIndex) ? self.resourceSnapshotIndex : '') == (has(oldSelf.resourceSnapshotIndex) ? oldSelf.resourceSnapshotIndex : '')", "message": "resourceSnapshotIndex is immutable"}
-    ]))]
-    ClusterStagedUpdateRunSpec;
-    /// Spec of a `StagedUpdateRun`: roll one resource snapshot of a ResourcePlacement out, stage by stage.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "StagedUpdateRun",
-        plural = "stagedupdateruns",
-        namespaced,
-        shortname = "sur",
-        category = "fleet",
-        category = "fleet-placement",
-        status = "UpdateRunStatus",
-        doc = "StagedUpdateRun rolls one resource snapshot of a ResourcePlacement out to member clusters stage by stage.",
-        printcolumn(name = "Placement", type_ = "string", json_path = ".spec.placementName"),
-        printcolumn(name = "Resource-Snapshot-Index", type_ = "string", json_path = ".spec.resourceSnapshotIndex"),
-        printcolumn(name = "Policy-Snapshot-Index", type_ = "string", json_path = ".status.policySnapshotIndexUsed"),
-        printcolumn(name = "Initialized", type_ = "string", json_path = r#".status.conditions[?(@.type=="Initialized")].status"#),
-        printcolumn(name = "Progressing", type_ = "string", json_path = r#".status.conditions[?(@.type=="Progressing")].status"#),
-        printcolumn(name = "Succeeded", type_ = "string", json_path = r#".status.conditions[?(@.type=="Succeeded")].status"#),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-        printcolumn(name = "Strategy", type_ = "string", json_path = ".spec.stagedRolloutStrategyName", priority = 1),
-        validation = kube::core::Rule::new("size(self.metadata.name) < 64").message("metadata.name max length is 63")
-    )]
-    #[serde(rename_all = "camelCase")]
-    #[schemars(extend("x-kubernetes-validations" = [
-        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Initialize' && self.state == 'Stop')", "message": "invalid state transition: cannot transition from Initialize to Stop"},
-        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Run' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Run to Initialize"},
-        {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Stop' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Stop to Initialize"},
-        {"rule": "(has(self.resourceSnapshotIndex) ? self.resourceSnapshotIndex : '') == (has(oldSelf.resourceSnapshotIndex) ? oldSelf.resourceSnapshotIndex : '')", "message": "resourceSnapshotIndex is immutable"}
-    ]))]
-    StagedUpdateRunSpec;
+    },
+    kinds: {
+        /// Spec of a `ClusterStagedUpdateRun`: roll one resource snapshot of a ClusterResourcePlacement out, stage by stage.
+        ClusterStagedUpdateRunSpec [
+            kind = "ClusterStagedUpdateRun",
+            plural = "clusterstagedupdateruns",
+            shortname = "csur",
+            doc = "ClusterStagedUpdateRun rolls one resource snapshot of a ClusterResourcePlacement out to member clusters stage by stage."
+        ] {}
+        /// Spec of a `StagedUpdateRun`: roll one resource snapshot of a ResourcePlacement out, stage by stage.
+        StagedUpdateRunSpec [
+            kind = "StagedUpdateRun",
+            plural = "stagedupdateruns",
+            namespaced,
+            shortname = "sur",
+            doc = "StagedUpdateRun rolls one resource snapshot of a ResourcePlacement out to member clusters stage by stage."
+        ] {}
+    },
 }
 
 /// Observed state of a run (both kinds); written only by the controller.

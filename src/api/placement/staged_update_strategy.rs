@@ -7,47 +7,45 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-twin_specs! {
-    {
+twin_kinds! {
+    attrs: {
+        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+    },
+    kube: {
+        group = "placement.kubernetes-fleet.io",
+        version = "v1beta1",
+        category = "fleet",
+        category = "fleet-placement",
+    },
+    fields: {
         /// The stages, executed in order (1 to 31). Stage names are unique (SD-7): the list is
         /// keyed by `name`, so the API server rejects a duplicate as `Duplicate value: ...{"name":"<stage>"}`.
         #[schemars(length(min = 1, max = 31), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
         pub stages: Vec<StageConfig>,
-    };
-    /// Spec of a `ClusterStagedUpdateStrategy`: the stages a ClusterStagedUpdateRun rolls out through.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "ClusterStagedUpdateStrategy",
-        plural = "clusterstagedupdatestrategies",
-        shortname = "csus",
-        category = "fleet",
-        category = "fleet-placement",
-        doc = "ClusterStagedUpdateStrategy is a reusable list of stages of member clusters, with the tasks that gate each stage."
-    )]
-    #[serde(rename_all = "camelCase")]
-    ClusterStagedUpdateStrategySpec;
-    /// Spec of a `StagedUpdateStrategy`: the stages a StagedUpdateRun of the same namespace rolls out through.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[kube(
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        kind = "StagedUpdateStrategy",
-        plural = "stagedupdatestrategies",
-        namespaced,
-        shortname = "sus",
-        category = "fleet",
-        category = "fleet-placement",
-        doc = "StagedUpdateStrategy is a reusable list of stages of member clusters, with the tasks that gate each stage."
-    )]
-    #[serde(rename_all = "camelCase")]
-    StagedUpdateStrategySpec;
-    /// A strategy's stages as a run copied them at initialization (`status.stagedUpdateStrategySnapshot`).
-    #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-    #[serde(rename_all = "camelCase")]
-    UpdateStrategySpec;
+    },
+    kinds: {
+        /// Spec of a `ClusterStagedUpdateStrategy`: the stages a ClusterStagedUpdateRun rolls out through.
+        ClusterStagedUpdateStrategySpec [
+            kind = "ClusterStagedUpdateStrategy",
+            plural = "clusterstagedupdatestrategies",
+            shortname = "csus",
+            doc = "ClusterStagedUpdateStrategy is a reusable list of stages of member clusters, with the tasks that gate each stage."
+        ] {}
+        /// Spec of a `StagedUpdateStrategy`: the stages a StagedUpdateRun of the same namespace rolls out through.
+        StagedUpdateStrategySpec [
+            kind = "StagedUpdateStrategy",
+            plural = "stagedupdatestrategies",
+            namespaced,
+            shortname = "sus",
+            doc = "StagedUpdateStrategy is a reusable list of stages of member clusters, with the tasks that gate each stage."
+        ] {}
+    },
 }
+
+/// A strategy's stages as a run copied them at initialization (`status.stagedUpdateStrategySnapshot`):
+/// the same schema as a strategy's spec, validated by the same rules.
+pub type UpdateStrategySpec = ClusterStagedUpdateStrategySpec;
 
 /// One stage of a strategy.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
