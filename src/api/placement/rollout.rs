@@ -212,3 +212,34 @@ pub enum ReportBackDestination {
     /// The Work object.
     WorkAPI,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_apply_strategy_fields_get_upstream_defaults() {
+        let defaulted = ApplyStrategy::default().defaulted();
+        assert_eq!(defaulted.type_, Some(ApplyStrategyType::ClientSideApply));
+        assert_eq!(defaulted.comparison_option, Some(ComparisonOption::PartialComparison));
+        assert_eq!(defaulted.when_to_apply, Some(WhenToApply::Always));
+        assert_eq!(defaulted.when_to_take_over, Some(WhenToTakeOver::Always));
+        assert_eq!(defaulted.server_side_apply_config, None);
+    }
+
+    #[test]
+    fn server_side_apply_defaults_force_to_false_and_keeps_given_values() {
+        let given = ApplyStrategy {
+            type_: Some(ApplyStrategyType::ServerSideApply),
+            when_to_take_over: Some(WhenToTakeOver::Never),
+            ..Default::default()
+        };
+        let defaulted = given.defaulted();
+        assert_eq!(
+            defaulted.server_side_apply_config,
+            Some(ServerSideApplyConfig { force: Some(false) })
+        );
+        assert_eq!(defaulted.when_to_take_over, Some(WhenToTakeOver::Never));
+        assert_eq!(defaulted.defaulted(), defaulted, "defaulting is idempotent");
+    }
+}
