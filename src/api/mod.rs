@@ -9,18 +9,29 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// Declares the spec structs of twin kinds (cluster-scoped and namespaced). What the twins share
-/// is written once: outer attributes (`attrs`), `#[kube(...)]` arguments (`kube`, ending with a
-/// comma) and fields (`fields`). Each kind adds its own doc and attributes, `#[kube]` arguments in
-/// `[...]` and extra fields in `{...}`.
+/// Declares the spec structs of twin kinds (cluster-scoped and namespaced) of
+/// `placement.kubernetes-fleet.io/v1beta1`, categories `fleet` and `fleet-placement`. Each struct
+/// derives `CustomResource`, serde (camelCase) and `JsonSchema`. What the twins share is written
+/// once: extra outer attributes (`attrs`), further `#[kube(...)]` arguments (`kube`, each ending
+/// with a comma) and fields (`fields`). Each kind adds its doc and attributes, its own `#[kube]`
+/// arguments in `[...]` and extra fields in `{...}`.
 macro_rules! twin_kinds {
     (attrs: $attrs:tt, kube: $kube:tt, fields: $fields:tt, kinds: { $( $(#[$meta:meta])* $name:ident $own:tt $extra:tt )+ } $(,)?) => {
         $( twin_kinds!(@one $attrs $kube $fields [$(#[$meta])*] $name $own $extra); )+
     };
     (@one { $($attrs:tt)* } { $($kube:tt)* } { $($fields:tt)* } [$($meta:tt)*] $name:ident [ $($own:tt)* ] { $($extra:tt)* }) => {
+        #[derive(kube::CustomResource, serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+        #[serde(rename_all = "camelCase")]
         $($attrs)*
         $($meta)*
-        #[kube($($kube)* $($own)*)]
+        #[kube(
+            group = "placement.kubernetes-fleet.io",
+            version = "v1beta1",
+            category = "fleet",
+            category = "fleet-placement",
+            $($kube)*
+            $($own)*
+        )]
         pub struct $name { $($fields)* $($extra)* }
     };
 }

@@ -73,11 +73,13 @@ pub enum DeleteValidationMode {
     Skip,
 }
 
-/// Observed state of a member cluster.
+/// Observed state of a member cluster: on an InternalMemberCluster as the member agent reports
+/// it, on a MemberCluster as the hub copies it from there (plus the hub's own conditions).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberClusterStatus {
-    /// `ReadyToJoin`, `Joined`, `Healthy` and conditions copied from the member agent.
+    /// Cluster-level conditions: on a MemberCluster `ReadyToJoin`, `Joined` and those copied from
+    /// the InternalMemberCluster; on an InternalMemberCluster, the member agent's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Option<Vec<Condition>>,
@@ -175,7 +177,7 @@ pub enum ClusterState {
     shortname = "imc",
     category = "fleet",
     category = "fleet-cluster",
-    status = "InternalMemberClusterStatus",
+    status = "MemberClusterStatus",
     doc = "InternalMemberCluster carries the hub's instructions to one member agent and the agent's reports back.",
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
@@ -187,26 +189,4 @@ pub struct InternalMemberClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 600), extend("default" = 60))]
     pub heartbeat_period_seconds: Option<i32>,
-}
-
-/// The member agent's reports.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct InternalMemberClusterStatus {
-    /// Agent-level conditions (property collection and the like).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "conditions_schema")]
-    pub conditions: Option<Vec<Condition>>,
-    /// Reported properties.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub properties: Option<BTreeMap<String, PropertyValue>>,
-    /// Resource totals.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_usage: Option<ResourceUsage>,
-    /// Namespaces on the member.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespaces: Option<BTreeMap<String, String>>,
-    /// One entry per agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_status: Option<Vec<AgentStatus>>,
 }

@@ -1,6 +1,5 @@
 //! `ClusterApprovalRequest` and `ApprovalRequest`: a gate of a run's stage that a person approves.
 
-use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -8,15 +7,9 @@ use crate::api::condition::{Condition, approval_conditions_schema};
 
 twin_kinds! {
     attrs: {
-        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-        #[serde(rename_all = "camelCase")]
         #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "The spec field is immutable"}]))]
     },
     kube: {
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        category = "fleet",
-        category = "fleet-placement",
         status = "ApprovalRequestStatus",
         printcolumn(name = "Update-Run", type_ = "string", json_path = ".spec.parentStageRollout"),
         printcolumn(name = "Stage", type_ = "string", json_path = ".spec.targetStage"),

@@ -1,6 +1,5 @@
 //! Bindings: the hub's per-cluster record of what a placement should have there.
 
-use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -23,15 +22,8 @@ pub enum BindingState {
 }
 
 twin_kinds! {
-    attrs: {
-        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-        #[serde(rename_all = "camelCase")]
-    },
+    attrs: {},
     kube: {
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        category = "fleet",
-        category = "fleet-placement",
         status = "ResourceBindingStatus",
         printcolumn(name = "WorkSynchronized", type_ = "string", json_path = r#".status.conditions[?(@.type=="WorkSynchronized")].status"#),
         printcolumn(name = "ResourcesApplied", type_ = "string", json_path = r#".status.conditions[?(@.type=="Applied")].status"#),

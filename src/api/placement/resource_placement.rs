@@ -1,7 +1,6 @@
 //! `ClusterResourcePlacement` and `ResourcePlacement`: what to place, where, and how.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
-use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,15 +9,8 @@ use super::rollout::RolloutStrategy;
 use crate::api::condition::{Condition, conditions_schema};
 
 twin_kinds! {
-    attrs: {
-        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-        #[serde(rename_all = "camelCase")]
-    },
+    attrs: {},
     kube: {
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        category = "fleet",
-        category = "fleet-placement",
         status = "PlacementStatus",
     },
     fields: {

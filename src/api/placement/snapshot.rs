@@ -1,6 +1,5 @@
 //! Resource snapshots (what was selected, per index) and scheduling policy snapshots.
 
-use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,15 +9,8 @@ use crate::api::condition::{Condition, conditions_schema};
 use crate::api::schema::embedded_resource_list;
 
 twin_kinds! {
-    attrs: {
-        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-        #[serde(rename_all = "camelCase")]
-    },
+    attrs: {},
     kube: {
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        category = "fleet",
-        category = "fleet-placement",
         status = "SnapshotStatus",
         printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
         printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
@@ -58,15 +50,8 @@ pub struct SnapshotStatus {
 }
 
 twin_kinds! {
-    attrs: {
-        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-        #[serde(rename_all = "camelCase")]
-    },
+    attrs: {},
     kube: {
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        category = "fleet",
-        category = "fleet-placement",
         status = "SchedulingPolicySnapshotStatus",
         printcolumn(name = "Gen", type_ = "string", json_path = ".metadata.generation"),
         printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),

@@ -2,7 +2,6 @@
 //! a placement, stage by stage.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +24,6 @@ pub enum UpdateRunState {
 
 twin_kinds! {
     attrs: {
-        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-        #[serde(rename_all = "camelCase")]
         #[schemars(extend("x-kubernetes-validations" = [
             {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Initialize' && self.state == 'Stop')", "message": "invalid state transition: cannot transition from Initialize to Stop"},
             {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Run' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Run to Initialize"},
@@ -35,10 +32,6 @@ twin_kinds! {
         ]))]
     },
     kube: {
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        category = "fleet",
-        category = "fleet-placement",
         status = "UpdateRunStatus",
         printcolumn(name = "Placement", type_ = "string", json_path = ".spec.placementName"),
         printcolumn(name = "Resource-Snapshot-Index", type_ = "string", json_path = ".spec.resourceSnapshotIndex"),

@@ -3,20 +3,12 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 twin_kinds! {
-    attrs: {
-        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-        #[serde(rename_all = "camelCase")]
-    },
+    attrs: {},
     kube: {
-        group = "placement.kubernetes-fleet.io",
-        version = "v1beta1",
-        category = "fleet",
-        category = "fleet-placement",
     },
     fields: {
         /// The stages, executed in order (1 to 31). Stage names are unique (SD-7): the list is
