@@ -3,13 +3,12 @@
 
 use crate::harness::{TestCluster, hub, test_namespace, unique};
 
-/// Applies `yaml` and asserts the API server rejects it with a message containing `needle`.
-fn expect_rejected(cluster: &TestCluster, yaml: &str, needle: &str) {
-    let out = cluster.kubectl_with_stdin(&["apply", "-f", "-"], Some(yaml));
+/// Asserts that kubectl failed with a message containing `needle`; `what` names the attempt.
+fn assert_rejected(out: std::process::Output, needle: &str, what: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
-        "expected a rejection containing {needle:?}, but it was accepted:\n{yaml}"
+        "expected a rejection containing {needle:?}, but this was accepted: {what}"
     );
     assert!(
         stderr.contains(needle),
@@ -17,19 +16,16 @@ fn expect_rejected(cluster: &TestCluster, yaml: &str, needle: &str) {
     );
 }
 
+/// Applies `yaml` and asserts the API server rejects it with a message containing `needle`.
+fn expect_rejected(cluster: &TestCluster, yaml: &str, needle: &str) {
+    let out = cluster.kubectl_with_stdin(&["apply", "-f", "-"], Some(yaml));
+    assert_rejected(out, needle, yaml);
+}
+
 /// Runs a kubectl command that must be rejected with a message containing `needle`.
 fn expect_command_rejected(cluster: &TestCluster, args: &[&str], needle: &str) {
     let out = cluster.kubectl(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected kubectl {} to be rejected",
-        args.join(" ")
-    );
-    assert!(
-        stderr.contains(needle),
-        "rejection does not mention {needle:?}:\n{stderr}"
-    );
+    assert_rejected(out, needle, &format!("kubectl {}", args.join(" ")));
 }
 
 fn strategy(name: &str, stages: &str) -> String {

@@ -51,10 +51,21 @@ fn create_approval_request(hub: &TestCluster, kind: &str, name: &str, namespace:
     ));
 }
 
+/// `$(date -u +%Y-%m-%dT%H:%M:%SZ)`, as the documents' approval commands write it.
+fn utc_now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The KubeFleet document's `kubectl patch csur <run> --type='merge' -p '{"spec":{"state":...}}'`.
+fn set_run_state(hub: &TestCluster, run: &str, state: &str) {
+    let patch = format!(r#"{{"spec":{{"state":"{state}"}}}}"#);
+    hub.kubectl_ok(&["patch", "csur", run, "--type=merge", "-p", &patch]);
+}
+
 /// The approval command of the KubeFleet document; its inline patch is given as one argument
 /// (the document's unquoted `-p {"status":...}` only works in some shells, see docs/walkthroughs.md).
 fn approve_as_doc_a(hub: &TestCluster, name: &str, message: &str) {
-    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = utc_now();
     let patch = format!(
         r#"{{"status":{{"conditions":[{{"type":"Approved","status":"True","reason":"lgtm","message":"{message}","lastTransitionTime":"{now}","observedGeneration":1}}]}}}}"#
     );
@@ -117,14 +128,7 @@ fn kubefleet_howto(hub: &TestCluster) {
     apply_example(hub, DOC, "02-clusterstagedupdatestrategy.yaml");
     apply_example(hub, DOC, "03-clusterstagedupdaterun.yaml");
     hub.kubectl_ok(&["get", "csur", "example-run", "-o", "yaml"]);
-    hub.kubectl_ok(&[
-        "patch",
-        "csur",
-        "example-run",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"state":"Run"}}"#,
-    ]);
+    set_run_state(hub, "example-run", "Run");
     let runs = hub.kubectl_ok(&["get", "csur", "example-run"]);
     assert_eq!(header(&runs), RUN_HEADER);
     assert_eq!(row(&runs, "example-run")[1..3], ["example-placement", "1"]);
@@ -163,7 +167,7 @@ fn kubefleet_howto(hub: &TestCluster) {
     );
     // The document's patch file has no outer braces; it parses as YAML.
     let approval_file = std::env::temp_dir().join(format!("approval-{}.json", std::process::id()));
-    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = utc_now();
     std::fs::write(
         &approval_file,
         format!(
@@ -185,22 +189,8 @@ fn kubefleet_howto(hub: &TestCluster) {
     assert_eq!(row(&approvals, "example-run-canary-before")[3], "True");
 
     apply_example(hub, DOC, "04-clusterstagedupdaterun-latest.yaml");
-    hub.kubectl_ok(&[
-        "patch",
-        "csur",
-        "example-run",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"state":"Stop"}}"#,
-    ]);
-    hub.kubectl_ok(&[
-        "patch",
-        "csur",
-        "example-run",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"state":"Run"}}"#,
-    ]);
+    set_run_state(hub, "example-run", "Stop");
+    set_run_state(hub, "example-run", "Run");
     apply_example(hub, DOC, "05-clusterstagedupdaterun-rollback.yaml");
 
     hub.kubectl_ok(&["create", "ns", "my-app-namespace"]);
