@@ -2,8 +2,7 @@
 //!
 //! Start-up: connect to the hub (kubeconfig or in-cluster), refuse to run unless every hub CRD is
 //! installed and Established (as upstream's hub agent does), then report ready and run until
-//! SIGTERM or Ctrl-C. The controllers themselves are not implemented yet; nothing here acts on
-//! placements or runs.
+//! SIGTERM or Ctrl-C, running the staged update run controllers (cluster and namespaced).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
@@ -11,9 +10,15 @@ use kube::{Client, ResourceExt};
 use thiserror::Error;
 use tracing::info;
 
+use std::sync::Arc;
+
+use futures::FutureExt;
+
 use crate::api::all_crds;
 use crate::cli::HubArgs;
+use crate::controllers::update_run;
 use crate::ops::http::{Readiness, serve};
+use crate::ops::metrics::Metrics;
 
 /// Why the hub could not start.
 #[derive(Debug, Error)]
@@ -83,15 +88,19 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
     let client = Client::try_default().await.map_err(HubError::Connect)?;
     check_crds(&client).await?;
     let readiness = Readiness::default();
-    let (addr, server) = serve(&args.http_addr, readiness.clone(), shutdown_signal())
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = shutdown_signal().boxed().shared();
+    let (addr, server) = serve(&args.http_addr, readiness.clone(), metrics.clone(), shutdown.clone())
         .await
         .map_err(|source| HubError::Http {
             addr: args.http_addr.clone(),
             source,
         })?;
     readiness.set_ready();
-    info!(%addr, "hub ready: CRDs installed; serving /healthz and /readyz (no controllers are implemented yet)");
-    server.await.map_err(|source| HubError::Http {
+    info!(%addr, "hub ready: CRDs installed; serving /healthz, /readyz and /metrics");
+    let controllers = update_run::run_controllers(client, metrics, shutdown);
+    let (served, ()) = tokio::join!(server, controllers);
+    served.map_err(|source| HubError::Http {
         addr: args.http_addr,
         source,
     })?;

@@ -4,5 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod conditions;
+pub mod controllers;
 pub mod hub;
 pub mod ops;

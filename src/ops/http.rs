@@ -1,4 +1,5 @@
-//! `/healthz` (the process serves) and `/readyz` (start-up checks passed).
+//! `/healthz` (the process serves), `/readyz` (start-up checks passed) and `/metrics`
+//! (Prometheus text).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,8 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
+
+use super::metrics::Metrics;
 
 /// Readiness shared between the start-up checks and the HTTP server.
 #[derive(Clone, Default)]
@@ -29,8 +34,24 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, &'static str) {
-    if readiness.is_ready() {
+#[derive(Clone)]
+struct AppState {
+    readiness: Readiness,
+    metrics: Arc<Metrics>,
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.readiness.is_ready() {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting")
@@ -41,12 +62,17 @@ async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, &'static str
 pub async fn serve(
     addr: &str,
     readiness: Readiness,
+    metrics_registry: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(readiness);
+        .route("/metrics", get(metrics))
+        .with_state(AppState {
+            readiness,
+            metrics: metrics_registry,
+        });
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     Ok((local, async move {

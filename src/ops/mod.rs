@@ -1,4 +1,5 @@
 //! Operating the process: logging and the health endpoint.
 
 pub mod http;
+pub mod metrics;
 pub mod telemetry;

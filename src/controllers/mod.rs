@@ -1,0 +1,3 @@
+//! The hub's controllers.
+
+pub mod update_run;

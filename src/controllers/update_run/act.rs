@@ -1,0 +1,235 @@
+//! Carries out a decision's actions, in order. Each is idempotent: creating something that exists
+//! or deleting something already gone is success. Writes that depend on what was read carry its
+//! `resourceVersion`, so a concurrent change makes them fail and the pass is retried.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+use super::decide::model::{Action, BindingTarget, Observed, RunView};
+use super::kinds::{KindSet, field, generation};
+use super::reasons::{APPROVAL_ACCEPTED, ROLLOUT_STARTED, msg, types};
+use crate::api::condition::Condition;
+use crate::api::labels::{
+    IS_LATEST_UPDATE_RUN_APPROVAL, STAGED_UPDATE_RUN_FINALIZER, TARGET_UPDATE_RUN, TARGET_UPDATING_STAGE, TASK_TYPE,
+};
+use crate::api::placement::{ApprovalRequestStatus, ResourceBindingStatus};
+
+/// Field manager of every write (upstream's name, shared by both scopes: Q16).
+pub const FIELD_MANAGER: &str = "cluster-staged-update-run-controller";
+
+/// An action failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {source}")]
+pub struct ActError {
+    /// The action, in words.
+    pub action: String,
+    /// The API error.
+    #[source]
+    pub source: kube::Error,
+}
+
+/// Runs the actions in order; returns the run's new `resourceVersion` if an action changed the
+/// run object itself.
+pub async fn act(
+    client: &Client,
+    kinds: &KindSet,
+    obs: &Observed,
+    actions: &[Action],
+) -> Result<Option<String>, ActError> {
+    let run = &obs.run;
+    let ns = run.namespace.as_deref();
+    let mut run_version = None;
+    for action in actions {
+        let wrap = |source| ActError {
+            action: format!("{action:?}"),
+            source,
+        };
+        match action {
+            Action::AddFinalizer | Action::RemoveFinalizer => {
+                let add = matches!(action, Action::AddFinalizer);
+                run_version = set_finalizer(client, kinds, run, add, run_version.clone())
+                    .await
+                    .map_err(wrap)?;
+            }
+            Action::CreateApproval { name, stage, position } => {
+                let api = kinds.api(client, &kinds.approval, ns);
+                let mut obj = DynamicObject::new(name, &kinds.approval);
+                obj.metadata.namespace = run.namespace.clone();
+                obj.metadata.labels = Some(
+                    [
+                        (TARGET_UPDATE_RUN.to_string(), run.name.clone()),
+                        (TARGET_UPDATING_STAGE.to_string(), stage.clone()),
+                        (TASK_TYPE.to_string(), position.label().to_string()),
+                        (IS_LATEST_UPDATE_RUN_APPROVAL.to_string(), "true".to_string()),
+                    ]
+                    .into(),
+                );
+                obj.data = json!({"spec": {"parentStageRollout": run.name, "targetStage": stage}});
+                match api.create(&PostParams::default(), &obj).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 409 => {}
+                    Err(e) => return Err(wrap(e)),
+                }
+            }
+            Action::AcceptApproval { name } => accept_approval(client, kinds, ns, name, obs.now).await.map_err(wrap)?,
+            Action::StartBinding {
+                binding,
+                target,
+                message,
+            } => start_binding(client, kinds, ns, binding, target.as_ref(), message, obs.now)
+                .await
+                .map_err(wrap)?,
+            Action::DeleteBinding { binding } => {
+                let api = kinds.api(client, &kinds.binding, ns);
+                match api.delete(binding, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(wrap(e)),
+                }
+            }
+            Action::DeleteApprovals => {
+                let api = kinds.api(client, &kinds.approval, ns);
+                let labelled = ListParams::default().labels(&format!("{TARGET_UPDATE_RUN}={}", run.name));
+                for approval in api.list(&labelled).await.map_err(wrap)? {
+                    match api.delete(&approval.name_any(), &DeleteParams::default()).await {
+                        Ok(_) => {}
+                        Err(kube::Error::Api(s)) if s.code == 404 => {}
+                        Err(e) => return Err(wrap(e)),
+                    }
+                }
+            }
+        }
+    }
+    Ok(run_version)
+}
+
+async fn set_finalizer(
+    client: &Client,
+    kinds: &KindSet,
+    run: &RunView,
+    add: bool,
+    version: Option<String>,
+) -> Result<Option<String>, kube::Error> {
+    let api = kinds.api(client, &kinds.run, run.namespace.as_deref());
+    let current = api.get(&run.name).await?;
+    let mut finalizers = current.finalizers().to_vec();
+    let present = finalizers.iter().any(|f| f == STAGED_UPDATE_RUN_FINALIZER);
+    match (add, present) {
+        (true, false) => finalizers.push(STAGED_UPDATE_RUN_FINALIZER.to_string()),
+        (false, true) => finalizers.retain(|f| f != STAGED_UPDATE_RUN_FINALIZER),
+        _ => return Ok(version),
+    }
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": current.resource_version()}});
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    match api.patch(&run.name, &params, &Patch::Merge(&patch)).await {
+        Ok(updated) => Ok(updated.resource_version()),
+        // The run is gone once its last finalizer is removed.
+        Err(kube::Error::Api(s)) if s.code == 404 && !add => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn merge_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+/// Writes `ApprovalAccepted=True` next to the person's `Approved` condition, filling in a missing
+/// `lastTransitionTime` on it (SD-8).
+async fn accept_approval(
+    client: &Client,
+    kinds: &KindSet,
+    ns: Option<&str>,
+    name: &str,
+    now: Timestamp,
+) -> Result<(), kube::Error> {
+    let api = kinds.api(client, &kinds.approval, ns);
+    let current = api.get(name).await?;
+    let status: ApprovalRequestStatus = field(&current, "status").unwrap_or_default();
+    let mut conditions: Vec<Condition> = status.conditions.unwrap_or_default();
+    for c in conditions.iter_mut().filter(|c| c.type_ == types::APPROVED) {
+        c.last_transition_time.get_or_insert(Time(now));
+    }
+    conditions.retain(|c| c.type_ != types::APPROVAL_ACCEPTED);
+    conditions.push(Condition {
+        type_: types::APPROVAL_ACCEPTED.into(),
+        status: "True".into(),
+        observed_generation: Some(generation(&current.metadata)),
+        last_transition_time: Some(Time(now)),
+        reason: APPROVAL_ACCEPTED.into(),
+        message: msg::APPROVAL_ACCEPTED.into(),
+    });
+    let patch = json!({
+        "metadata": {"resourceVersion": current.resource_version()},
+        "status": {"conditions": conditions},
+    });
+    api.patch_status(name, &merge_params(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+/// Every key of an apply strategy, so a merge patch replaces it exactly (absent keys become null).
+fn exact_apply_strategy(target: &BindingTarget) -> Value {
+    let mut value = serde_json::to_value(&target.apply_strategy).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut value {
+        for key in [
+            "type",
+            "comparisonOption",
+            "whenToApply",
+            "whenToTakeOver",
+            "allowCoOwnership",
+            "serverSideApplyConfig",
+        ] {
+            map.entry(key).or_insert(Value::Null);
+        }
+    }
+    value
+}
+
+/// Points a binding at the run's version (`Bound`, snapshot, no overrides, apply strategy), then
+/// replaces its `RolloutStarted` condition with a fresh one for the new generation.
+async fn start_binding(
+    client: &Client,
+    kinds: &KindSet,
+    ns: Option<&str>,
+    name: &str,
+    target: Option<&BindingTarget>,
+    message: &str,
+    now: Timestamp,
+) -> Result<(), kube::Error> {
+    let api = kinds.api(client, &kinds.binding, ns);
+    let current = api.get(name).await?;
+    let mut spec = json!({"state": "Bound"});
+    if let Some(target) = target {
+        spec["resourceSnapshotName"] = json!(target.resource_snapshot_name);
+        spec["resourceOverrideSnapshots"] = Value::Null;
+        spec["clusterResourceOverrideSnapshots"] = Value::Null;
+        spec["applyStrategy"] = exact_apply_strategy(target);
+    }
+    let patch = json!({"metadata": {"resourceVersion": current.resource_version()}, "spec": spec});
+    let updated = api.patch(name, &merge_params(), &Patch::Merge(&patch)).await?;
+    let status: ResourceBindingStatus = field(&updated, "status").unwrap_or_default();
+    let mut conditions = status.conditions.unwrap_or_default();
+    conditions.retain(|c| c.type_ != types::ROLLOUT_STARTED);
+    conditions.push(Condition {
+        type_: types::ROLLOUT_STARTED.into(),
+        status: "True".into(),
+        observed_generation: Some(generation(&updated.metadata)),
+        last_transition_time: Some(Time(now)),
+        reason: ROLLOUT_STARTED.into(),
+        message: message.into(),
+    });
+    let patch = json!({
+        "metadata": {"resourceVersion": updated.resource_version()},
+        "status": {"conditions": conditions},
+    });
+    api.patch_status(name, &merge_params(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Approval tasks (§3.12, SD-2, SD-8): create the request lazily, adopt one that exists, accept an
+//! approval once and never revoke it.
+
+use jiff::Timestamp;
+
+use super::failure::{Category, Failure, abort};
+use super::model::{Action, ApprovalView, Observed, TaskPosition};
+use crate::api::placement::StageTaskStatus;
+use crate::conditions::{Status, find, is_true_for, set};
+use crate::controllers::update_run::reasons::{msg, task, types};
+
+/// SD-8: `Approved=True` counts when it was set for the request's generation, or carries no
+/// generation at all (doc A's short patch).
+pub fn is_approved(approval: &ApprovalView) -> bool {
+    find(&approval.conditions, types::APPROVED).is_some_and(|c| {
+        c.status == "True"
+            && match c.observed_generation {
+                None | Some(0) => true,
+                Some(g) => g == approval.generation,
+            }
+    })
+}
+
+/// Whether the controller already accepted this approval.
+pub fn is_accepted(approval: &ApprovalView) -> bool {
+    is_true_for(&approval.conditions, types::APPROVAL_ACCEPTED, approval.generation)
+}
+
+/// Processes one approval task; returns whether it is approved. Records actions to create or
+/// accept the request.
+pub fn process_approval(
+    obs: &Observed,
+    stage: &str,
+    position: TaskPosition,
+    task_status: &mut StageTaskStatus,
+    now: Timestamp,
+    actions: &mut Vec<Action>,
+) -> Result<bool, Failure> {
+    let generation = obs.run.generation;
+    if is_true_for(&task_status.conditions, types::APPROVAL_REQUEST_APPROVED, generation) {
+        return Ok(true);
+    }
+    let name = task_status.approval_request_name.clone().unwrap_or_default();
+    let (created_reason, approved_reason) = match position {
+        TaskPosition::Before => (task::BEFORE_APPROVAL_CREATED, task::BEFORE_APPROVAL_APPROVED),
+        TaskPosition::After => (task::AFTER_APPROVAL_CREATED, task::AFTER_APPROVAL_APPROVED),
+    };
+    let created_message = format!("{} is created", obs.run.scope.approval_kind());
+    set(
+        &mut task_status.conditions,
+        types::APPROVAL_REQUEST_CREATED,
+        Status::True,
+        created_reason,
+        created_message,
+        generation,
+        now,
+    );
+    let Some(approval) = obs.approvals.get(&name) else {
+        actions.push(Action::CreateApproval {
+            name,
+            stage: stage.to_string(),
+            position,
+        });
+        return Ok(false);
+    };
+    if approval.target_stage != stage || approval.parent_stage_rollout != obs.run.name {
+        return Err(abort(
+            Category::Internal,
+            format!(
+                "the approval request `{}` is targeting run `{}` stage `{}`, not run `{}` stage `{stage}`; delete it so that it can be recreated",
+                obs.run.key_of(&name),
+                approval.parent_stage_rollout,
+                approval.target_stage,
+                obs.run.name
+            ),
+        ));
+    }
+    let approved = is_approved(approval);
+    let accepted = is_accepted(approval);
+    if !approved && !accepted {
+        return Ok(false);
+    }
+    if approved && !accepted {
+        actions.push(Action::AcceptApproval { name });
+    }
+    set(
+        &mut task_status.conditions,
+        types::APPROVAL_REQUEST_APPROVED,
+        Status::True,
+        approved_reason,
+        msg::APPROVAL_APPROVED,
+        generation,
+        now,
+    );
+    Ok(true)
+}

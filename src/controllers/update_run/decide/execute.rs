@@ -1,0 +1,602 @@
+//! One execution step of a running run (§3.8–§3.13): before-stage approval, cluster updates
+//! within `maxConcurrency`, after-stage tasks in parallel, the deletion stage.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::approval::process_approval;
+use super::arith::{effective_max_concurrency, parse_wait_time, stuck_cluster_list};
+use super::failure::{Category, Failure, abort};
+use super::judge::{Verdict, in_sync, judge, rollout_started};
+use super::marks::{mark_end, mark_start, run_progressing, run_waiting, stage_started, stage_succeeded};
+use super::model::{Action, BindingTarget, BindingView, Next, Observed, TaskPosition};
+use super::validate::Plan;
+use crate::api::placement::{
+    ApplyStrategy, ClusterUpdatingStatus, StageConfig, StageTaskType, StageUpdatingStatus, UpdateRunStatus,
+};
+use crate::conditions::{Status, find, is_false_for, is_true_for, set, transition_time};
+use crate::controllers::update_run::reasons::{msg, run, stage, task, types};
+
+/// A started cluster that has not succeeded for this long is reported stuck.
+pub const STUCK_THRESHOLD: Duration = Duration::from_secs(5 * 60);
+/// Safety-net poll while clusters update or bindings are deleted; watches normally wake the run first.
+pub const CLUSTER_POLL: Duration = Duration::from_secs(15);
+/// Safety-net poll while waiting for an approval.
+pub const APPROVAL_POLL: Duration = Duration::from_secs(60);
+
+/// How a step ended.
+#[derive(Debug, PartialEq)]
+pub enum StepEnd {
+    /// Look again later.
+    Continue(Next),
+    /// The deletion stage finished: the run is done.
+    Finished,
+    /// The run cannot go on; the stage being processed (index, or `None` for the deletion stage)
+    /// is marked failed with the message.
+    Aborted(Option<usize>, String),
+}
+
+/// What every phase of a step needs.
+pub struct Step<'a> {
+    /// The world.
+    pub obs: &'a Observed,
+    /// Where the run is and its bindings.
+    pub plan: &'a Plan<'a>,
+    /// The run's generation.
+    pub generation: i64,
+    /// This pass's time.
+    pub now: Timestamp,
+    /// Master resource snapshot name to put in bindings.
+    pub snapshot_name: String,
+    /// The run's recorded apply strategy.
+    pub applied: ApplyStrategy,
+    /// Side effects so far.
+    pub actions: Vec<Action>,
+}
+
+impl Step<'_> {
+    /// `RolloutStarted` message (§4.6); prints the spec index as upstream does (Q8).
+    fn rollout_message(&self) -> String {
+        format!(
+            "Detected the new changes on the resources and started the rollout process, resourceSnapshotIndex: {}, updateRun: {}",
+            self.obs.run.spec.resource_snapshot_index.as_deref().unwrap_or(""),
+            self.obs.run.name
+        )
+    }
+
+    fn elapsed_since(&self, then: Option<Timestamp>) -> Duration {
+        then.and_then(|t| self.now.duration_since(t).try_into().ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether a started, unfinished cluster has been updating for longer than the threshold.
+    pub fn is_stuck(&self, cluster: &ClusterUpdatingStatus) -> bool {
+        self.elapsed_since(transition_time(&cluster.conditions, types::STARTED)) > STUCK_THRESHOLD
+    }
+}
+
+/// Runs one step at a regular stage.
+pub fn run_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) -> StepEnd {
+    let (generation, now) = (step.generation, step.now);
+    let config = status
+        .staged_update_strategy_snapshot
+        .as_ref()
+        .and_then(|s| s.stages.get(index))
+        .cloned()
+        .unwrap_or_default();
+    let Some(stage_status) = status.stages_status.as_mut().and_then(|s| s.get_mut(index)) else {
+        return StepEnd::Aborted(Some(index), "stage status missing".into());
+    };
+    let stage_name = stage_status.stage_name.clone();
+
+    if stage_status.clusters.is_empty() {
+        mark_start(stage_status, now);
+        mark_end(stage_status, now);
+        set(
+            &mut stage_status.conditions,
+            types::PROGRESSING,
+            Status::False,
+            stage::SKIPPED,
+            msg::STAGE_SKIPPED,
+            generation,
+            now,
+        );
+        set(
+            &mut stage_status.conditions,
+            types::SUCCEEDED,
+            Status::True,
+            stage::SKIPPED,
+            msg::STAGE_SKIPPED,
+            generation,
+            now,
+        );
+        return StepEnd::Continue(Next::After(Duration::ZERO));
+    }
+
+    let resuming = find(&stage_status.conditions, types::PROGRESSING).is_some_and(|c| c.reason == stage::STOPPED);
+    if resuming {
+        resume_timed_waits(stage_status, now);
+    }
+
+    match before_stage_approved(step, stage_status) {
+        Err(failure) => return failure_end(index, failure),
+        Ok(false) => {
+            set(
+                &mut stage_status.conditions,
+                types::PROGRESSING,
+                Status::False,
+                stage::WAITING,
+                msg::STAGE_WAITING_BEFORE,
+                generation,
+                now,
+            );
+            run_waiting(status, &stage_name, true, generation, now);
+            return StepEnd::Continue(Next::After(APPROVAL_POLL));
+        }
+        Ok(true) => {}
+    }
+
+    let limit = match effective_max_concurrency(config.max_concurrency.as_ref(), stage_status.clusters.len()) {
+        Ok(limit) => limit,
+        Err(err) => return StepEnd::Aborted(Some(index), abort_text(abort(Category::User, err))),
+    };
+    let walk = walk_clusters(step, stage_status, limit);
+
+    if !walk.stuck.is_empty() {
+        let message = format!(
+            "The updateRun is stuck waiting for {} cluster(s) in stage {stage_name} to finish updating, please check placement status for potential errors",
+            stuck_cluster_list(&walk.stuck)
+        );
+        set(
+            &mut status.conditions,
+            types::PROGRESSING,
+            Status::False,
+            run::STUCK,
+            message,
+            generation,
+            now,
+        );
+    } else if walk.finished < walk.total {
+        run_progressing(status, generation, now);
+    }
+    if let Some(message) = walk.abort {
+        return StepEnd::Aborted(Some(index), message);
+    }
+    if !walk.retry.is_empty() {
+        return StepEnd::Continue(Next::Retry(walk.retry.join("; ")));
+    }
+    if walk.finished < walk.total {
+        return StepEnd::Continue(Next::After(CLUSTER_POLL));
+    }
+    let Some(stage_status) = status.stages_status.as_mut().and_then(|s| s.get_mut(index)) else {
+        return StepEnd::Aborted(Some(index), "stage status missing".into());
+    };
+    complete_stage(step, stage_status, &config, index, &mut status.conditions)
+}
+
+fn failure_end(index: usize, failure: Failure) -> StepEnd {
+    match failure {
+        Failure::Retry(message) | Failure::Pending(message) => StepEnd::Continue(Next::Retry(message)),
+        Failure::Abort(message) => StepEnd::Aborted(Some(index), message),
+    }
+}
+
+fn abort_text(failure: Failure) -> String {
+    failure.into_message()
+}
+
+fn before_stage_approved(step: &mut Step, stage_status: &mut StageUpdatingStatus) -> Result<bool, Failure> {
+    let stage_name = stage_status.stage_name.clone();
+    for task_status in stage_status.before_stage_task_status.iter_mut().flatten() {
+        if task_status.type_ == StageTaskType::TimedWait {
+            return Err(abort(
+                Category::User,
+                "found unsupported task type in before stage tasks: TimedWait",
+            ));
+        }
+        if !process_approval(
+            step.obs,
+            &stage_name,
+            TaskPosition::Before,
+            task_status,
+            step.now,
+            &mut step.actions,
+        )? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Counters of one walk over a stage's clusters.
+#[derive(Default)]
+struct Walk {
+    total: usize,
+    finished: usize,
+    stuck: Vec<String>,
+    retry: Vec<String>,
+    abort: Option<String>,
+}
+
+/// §3.9.2: start clusters up to the limit, check the started ones.
+fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit: usize) -> Walk {
+    let (generation, now) = (step.generation, step.now);
+    let stage_name = stage_status.stage_name.clone();
+    let mut walk = Walk {
+        total: stage_status.clusters.len(),
+        ..Default::default()
+    };
+    let mut updating = 0usize;
+    let mut aborts = Vec::new();
+    let mut stage_started_now = false;
+    for cluster in stage_status.clusters.iter_mut() {
+        if updating >= limit {
+            break;
+        }
+        if is_true_for(&cluster.conditions, types::SUCCEEDED, generation) {
+            walk.finished += 1;
+            continue;
+        }
+        updating += 1;
+        let name = cluster.cluster_name.clone();
+        if is_false_for(&cluster.conditions, types::SUCCEEDED, generation) {
+            aborts.push(abort(
+                Category::Plain,
+                format!("the cluster `{name}` in the stage {stage_name} has failed"),
+            ));
+            continue;
+        }
+        let Some(binding) = step.plan.selected.get(&name).copied() else {
+            aborts.push(abort(
+                Category::Internal,
+                format!("the binding for cluster `{name}` in stage `{stage_name}` is not found in the toBeUpdatedBindings map"),
+            ));
+            continue;
+        };
+        if !is_true_for(&cluster.conditions, types::STARTED, generation) {
+            match start_cluster(step, binding, &stage_name) {
+                Err(message) => {
+                    walk.retry.push(message);
+                    continue;
+                }
+                Ok(already_done) => {
+                    set(
+                        &mut cluster.conditions,
+                        types::STARTED,
+                        Status::True,
+                        crate::controllers::update_run::reasons::cluster::STARTED,
+                        msg::CLUSTER_STARTED,
+                        generation,
+                        now,
+                    );
+                    stage_started_now = true;
+                    if already_done {
+                        mark_cluster_succeeded(cluster, generation, now);
+                        walk.finished += 1;
+                        updating -= 1;
+                    }
+                }
+            }
+            continue;
+        }
+        let preempted = !in_sync(binding, &step.snapshot_name, &step.applied)
+            || !rollout_started(binding)
+            || binding.spec.state != crate::api::placement::BindingState::Bound;
+        if preempted {
+            let message = format!(
+                "the binding of the updating cluster `{name}` in the stage `{stage_name}` is not up-to-date with the desired status, please check the status of binding `{}` and see if there is a concurrent updateRun referencing the same placement and updating the same cluster",
+                step.obs.run.key_of(&binding.name)
+            );
+            set(
+                &mut cluster.conditions,
+                types::SUCCEEDED,
+                Status::False,
+                crate::controllers::update_run::reasons::cluster::FAILED,
+                message.clone(),
+                generation,
+                now,
+            );
+            aborts.push(abort(Category::User, message));
+            continue;
+        }
+        match judge(binding) {
+            Verdict::Succeeded => {
+                mark_cluster_succeeded(cluster, generation, now);
+                walk.finished += 1;
+                updating -= 1;
+            }
+            Verdict::Failed(detail) => {
+                walk.retry.push(format!(
+                    "the cluster updating encountered an error at stage `{stage_name}`, updateRun := `{}`: cluster `{name}`: {detail}",
+                    step.obs.run.name
+                ));
+                if step.is_stuck(cluster) {
+                    walk.stuck.push(name);
+                }
+            }
+            Verdict::Updating => {
+                if step.is_stuck(cluster) {
+                    walk.stuck.push(name);
+                }
+            }
+        }
+    }
+    if stage_started_now {
+        stage_started(stage_status, generation, now);
+    }
+    if !aborts.is_empty() {
+        let texts: Vec<String> = aborts.into_iter().map(abort_text).collect();
+        walk.abort = Some(if texts.len() == 1 {
+            texts.into_iter().next().unwrap_or_default()
+        } else {
+            format!("[{}]", texts.join(", "))
+        });
+    }
+    walk
+}
+
+fn mark_cluster_succeeded(cluster: &mut ClusterUpdatingStatus, generation: i64, now: Timestamp) {
+    set(
+        &mut cluster.conditions,
+        types::SUCCEEDED,
+        Status::True,
+        crate::controllers::update_run::reasons::cluster::SUCCEEDED,
+        msg::CLUSTER_SUCCEEDED,
+        generation,
+        now,
+    );
+}
+
+/// Starts one cluster: returns whether it is already done (its binding was already delivered
+/// and is Available), or a retriable error when its binding reports a failure.
+fn start_cluster(step: &mut Step, binding: &BindingView, stage_name: &str) -> Result<bool, String> {
+    let bound = binding.spec.state == crate::api::placement::BindingState::Bound;
+    let target = (!in_sync(binding, &step.snapshot_name, &step.applied)).then(|| BindingTarget {
+        resource_snapshot_name: step.snapshot_name.clone(),
+        apply_strategy: step.applied.clone(),
+    });
+    if target.is_some() || !bound || !rollout_started(binding) {
+        step.actions.push(Action::StartBinding {
+            binding: binding.name.clone(),
+            target,
+            message: step.rollout_message(),
+        });
+        return Ok(false);
+    }
+    match judge(binding) {
+        Verdict::Succeeded => Ok(true),
+        Verdict::Updating => Ok(false),
+        Verdict::Failed(detail) => Err(format!(
+            "the cluster updating encountered an error at stage `{stage_name}`, updateRun := `{}`: cluster `{}`: {detail}",
+            step.obs.run.name, binding.spec.target_cluster
+        )),
+    }
+}
+
+/// §3.11: every cluster succeeded; evaluate the after-stage tasks in parallel.
+fn complete_stage(
+    step: &mut Step,
+    stage_status: &mut StageUpdatingStatus,
+    config: &StageConfig,
+    index: usize,
+    run_conditions: &mut Option<Vec<crate::api::condition::Condition>>,
+) -> StepEnd {
+    let (generation, now) = (step.generation, step.now);
+    let stage_name = stage_status.stage_name.clone();
+    set(
+        &mut stage_status.conditions,
+        types::PROGRESSING,
+        Status::False,
+        stage::WAITING,
+        msg::STAGE_WAITING_AFTER,
+        generation,
+        now,
+    );
+    let mut all_done = true;
+    let mut next_wait: Option<Duration> = None;
+    let configs = config.after_stage_tasks.clone().unwrap_or_default();
+    for (i, task_status) in stage_status.after_stage_task_status.iter_mut().flatten().enumerate() {
+        match task_status.type_ {
+            StageTaskType::TimedWait => {
+                if is_true_for(&task_status.conditions, types::WAIT_TIME_ELAPSED, generation) {
+                    continue;
+                }
+                let wait_ms = configs
+                    .get(i)
+                    .and_then(|c| c.wait_time.as_deref())
+                    .and_then(|w| parse_wait_time(w).ok())
+                    .unwrap_or(0);
+                // The wait starts the first time the stage is found complete (this pass, normally
+                // the one in which its last cluster succeeded); see `resume_timed_waits` for stops.
+                let started = transition_time(&task_status.conditions, types::WAIT_TIME_ELAPSED).unwrap_or(now);
+                let deadline = started + jiff::SignedDuration::from_millis(wait_ms as i64);
+                if now >= deadline {
+                    set(
+                        &mut task_status.conditions,
+                        types::WAIT_TIME_ELAPSED,
+                        Status::True,
+                        task::WAIT_TIME_ELAPSED,
+                        msg::WAIT_TIME_ELAPSED,
+                        generation,
+                        now,
+                    );
+                    continue;
+                }
+                all_done = false;
+                let left: Duration = deadline.duration_since(now).try_into().unwrap_or_default();
+                // SD-16: keep the start as the condition's transition time; say when it ends.
+                let message = format!(
+                    "Waiting {} after the stage's clusters finished; the wait ends at {}",
+                    super::arith::format_go_duration(wait_ms),
+                    deadline.round(jiff::Unit::Second).unwrap_or(deadline)
+                );
+                set(
+                    &mut task_status.conditions,
+                    types::WAIT_TIME_ELAPSED,
+                    Status::False,
+                    task::WAIT_TIME_PENDING,
+                    message,
+                    generation,
+                    started,
+                );
+                next_wait = Some(next_wait.map_or(left, |w: Duration| w.min(left)));
+            }
+            StageTaskType::Approval => {
+                match process_approval(
+                    step.obs,
+                    &stage_name,
+                    TaskPosition::After,
+                    task_status,
+                    now,
+                    &mut step.actions,
+                ) {
+                    Ok(true) => {}
+                    Ok(false) => all_done = false,
+                    Err(failure) => return failure_end(index, failure),
+                }
+            }
+        }
+    }
+    if all_done {
+        set(
+            run_conditions,
+            types::PROGRESSING,
+            Status::True,
+            run::STARTED,
+            msg::RUN_PROGRESSING,
+            generation,
+            now,
+        );
+        stage_succeeded(stage_status, generation, now);
+        return StepEnd::Continue(Next::After(Duration::ZERO));
+    }
+    let message = format!("The updateRun is waiting for after-stage tasks in stage {stage_name} to complete");
+    set(
+        run_conditions,
+        types::PROGRESSING,
+        Status::False,
+        run::WAITING,
+        message,
+        generation,
+        now,
+    );
+    StepEnd::Continue(Next::After(next_wait.map_or(APPROVAL_POLL, |w| w.min(APPROVAL_POLL))))
+}
+
+/// SD-15: on resume, a pending TimedWait keeps the time it had already waited before the stop.
+fn resume_timed_waits(stage_status: &mut StageUpdatingStatus, now: Timestamp) {
+    let Some(stopped_at) = transition_time(&stage_status.conditions, types::PROGRESSING) else {
+        return;
+    };
+    for task_status in stage_status.after_stage_task_status.iter_mut().flatten() {
+        let Some(cond) = task_status
+            .conditions
+            .iter_mut()
+            .flatten()
+            .find(|c| c.type_ == types::WAIT_TIME_ELAPSED && c.status == "False")
+        else {
+            continue;
+        };
+        let Some(started) = cond.last_transition_time.as_ref().map(|t| t.0) else {
+            continue;
+        };
+        let waited = stopped_at.duration_since(started);
+        cond.last_transition_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now - waited));
+    }
+}
+
+/// §3.13: delete the bindings of clusters that left; the run finishes when none is left.
+pub fn run_deletion_stage(step: &mut Step, status: &mut UpdateRunStatus) -> StepEnd {
+    let (generation, now) = (step.generation, step.now);
+    let Some(deletion) = status.deletion_stage_status.as_mut() else {
+        return StepEnd::Aborted(None, "deletion stage status missing".into());
+    };
+    stage_started(deletion, generation, now);
+    let had_bindings = !step.plan.to_delete.is_empty();
+    for binding in &step.plan.to_delete {
+        let name = &binding.spec.target_cluster;
+        let Some(cluster) = deletion.clusters.iter_mut().find(|c| &c.cluster_name == name) else {
+            return StepEnd::Aborted(
+                None,
+                abort_text(abort(
+                    Category::Internal,
+                    format!("the cluster `{name}` to be deleted is not in the delete stage"),
+                )),
+            );
+        };
+        if let Err(message) = check_deleting_cluster(cluster, binding, generation) {
+            return StepEnd::Aborted(None, message);
+        }
+        if !is_true_for(&cluster.conditions, types::STARTED, generation) {
+            step.actions.push(Action::DeleteBinding {
+                binding: binding.name.clone(),
+            });
+            set(
+                &mut cluster.conditions,
+                types::STARTED,
+                Status::True,
+                crate::controllers::update_run::reasons::cluster::STARTED,
+                msg::CLUSTER_STARTED,
+                generation,
+                now,
+            );
+        }
+    }
+    settle_deleted_clusters(deletion, &step.plan.to_delete, generation, now);
+    if had_bindings {
+        return StepEnd::Continue(Next::After(CLUSTER_POLL));
+    }
+    stage_succeeded(deletion, generation, now);
+    StepEnd::Finished
+}
+
+/// §3.13 step 2 consistency checks for one to-be-deleted binding.
+pub fn check_deleting_cluster(
+    cluster: &ClusterUpdatingStatus,
+    binding: &BindingView,
+    generation: i64,
+) -> Result<(), String> {
+    let name = &cluster.cluster_name;
+    if is_true_for(&cluster.conditions, types::SUCCEEDED, generation) {
+        return Err(abort_text(abort(
+            Category::Internal,
+            format!("the deleted cluster `{name}` in the deleting stage still has a binding"),
+        )));
+    }
+    if is_true_for(&cluster.conditions, types::STARTED, generation) && !binding.deleting {
+        return Err(abort_text(abort(
+            Category::Internal,
+            format!(
+                "the cluster `{name}` in the deleting stage is marked as deleting but its corresponding binding is not deleting"
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// Deletion-stage clusters whose binding is gone are done.
+pub fn settle_deleted_clusters(
+    deletion: &mut StageUpdatingStatus,
+    remaining: &[&BindingView],
+    generation: i64,
+    now: Timestamp,
+) {
+    for cluster in deletion.clusters.iter_mut() {
+        if remaining.iter().any(|b| b.spec.target_cluster == cluster.cluster_name) {
+            continue;
+        }
+        if !is_true_for(&cluster.conditions, types::STARTED, generation) {
+            set(
+                &mut cluster.conditions,
+                types::STARTED,
+                Status::True,
+                crate::controllers::update_run::reasons::cluster::STARTED,
+                msg::CLUSTER_STARTED,
+                generation,
+                now,
+            );
+        }
+        mark_cluster_succeeded(cluster, generation, now);
+    }
+}

@@ -1,0 +1,150 @@
+//! Status marks shared by the phases: run succeeded or failed, stage failed, stage times.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::placement::{StageUpdatingStatus, UpdateRunStatus};
+use crate::conditions::{Status, set};
+use crate::controllers::update_run::reasons::{msg, run, stage, types};
+
+/// §3.14: the run is done.
+pub fn run_succeeded(status: &mut UpdateRunStatus, generation: i64, now: Timestamp) {
+    set(
+        &mut status.conditions,
+        types::PROGRESSING,
+        Status::False,
+        run::SUCCEEDED,
+        msg::RUN_COMPLETED,
+        generation,
+        now,
+    );
+    set(
+        &mut status.conditions,
+        types::SUCCEEDED,
+        Status::True,
+        run::SUCCEEDED,
+        msg::RUN_SUCCEEDED,
+        generation,
+        now,
+    );
+}
+
+/// §3.15: the run failed for good.
+pub fn run_failed(status: &mut UpdateRunStatus, message: &str, generation: i64, now: Timestamp) {
+    set(
+        &mut status.conditions,
+        types::PROGRESSING,
+        Status::False,
+        run::FAILED,
+        msg::RUN_ABORTED,
+        generation,
+        now,
+    );
+    set(
+        &mut status.conditions,
+        types::SUCCEEDED,
+        Status::False,
+        run::FAILED,
+        message,
+        generation,
+        now,
+    );
+}
+
+/// §3.15: the stage being worked on failed.
+pub fn stage_failed(stage_status: &mut StageUpdatingStatus, message: &str, generation: i64, now: Timestamp) {
+    mark_end(stage_status, now);
+    set(
+        &mut stage_status.conditions,
+        types::PROGRESSING,
+        Status::False,
+        stage::FAILED,
+        msg::STAGE_ABORTED,
+        generation,
+        now,
+    );
+    set(
+        &mut stage_status.conditions,
+        types::SUCCEEDED,
+        Status::False,
+        stage::FAILED,
+        message,
+        generation,
+        now,
+    );
+}
+
+/// The stage is done (§3.11 step 4, §3.13 step 4).
+pub fn stage_succeeded(stage_status: &mut StageUpdatingStatus, generation: i64, now: Timestamp) {
+    mark_end(stage_status, now);
+    set(
+        &mut stage_status.conditions,
+        types::PROGRESSING,
+        Status::False,
+        stage::SUCCEEDED,
+        msg::STAGE_DONE,
+        generation,
+        now,
+    );
+    set(
+        &mut stage_status.conditions,
+        types::SUCCEEDED,
+        Status::True,
+        stage::SUCCEEDED,
+        msg::STAGE_SUCCEEDED,
+        generation,
+        now,
+    );
+}
+
+/// A stage started (a cluster was started, or the deletion stage runs).
+pub fn stage_started(stage_status: &mut StageUpdatingStatus, generation: i64, now: Timestamp) {
+    mark_start(stage_status, now);
+    set(
+        &mut stage_status.conditions,
+        types::PROGRESSING,
+        Status::True,
+        stage::STARTED,
+        msg::STAGE_STARTED,
+        generation,
+        now,
+    );
+}
+
+/// Sets `startTime` once.
+pub fn mark_start(stage_status: &mut StageUpdatingStatus, now: Timestamp) {
+    stage_status.start_time.get_or_insert(Time(now));
+}
+
+/// Sets `endTime` once.
+pub fn mark_end(stage_status: &mut StageUpdatingStatus, now: Timestamp) {
+    stage_status.end_time.get_or_insert(Time(now));
+}
+
+/// Run `Progressing=True` while executing (SD-6 reason `UpdateRunStarted`).
+pub fn run_progressing(status: &mut UpdateRunStatus, generation: i64, now: Timestamp) {
+    set(
+        &mut status.conditions,
+        types::PROGRESSING,
+        Status::True,
+        run::STARTED,
+        msg::RUN_PROGRESSING,
+        generation,
+        now,
+    );
+}
+
+/// Run `Progressing=False`, waiting for a stage's tasks.
+pub fn run_waiting(status: &mut UpdateRunStatus, stage_name: &str, before: bool, generation: i64, now: Timestamp) {
+    let which = if before { "before-stage" } else { "after-stage" };
+    let message = format!("The updateRun is waiting for {which} tasks in stage {stage_name} to complete");
+    set(
+        &mut status.conditions,
+        types::PROGRESSING,
+        Status::False,
+        run::WAITING,
+        message,
+        generation,
+        now,
+    );
+}

@@ -1,0 +1,220 @@
+//! Stage computation (§3.4, SD-13) and the deletion stage (§3.5).
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::{Selector, SelectorExt};
+
+use super::arith::{after_approval_name, before_approval_name, parse_wait_time};
+use super::failure::{Category, Failure, validation_abort};
+use super::model::MemberView;
+use crate::api::labels::DELETE_STAGE_NAME;
+use crate::api::placement::{
+    ClusterUpdatingStatus, StageConfig, StageTask, StageTaskStatus, StageTaskType, StageUpdatingStatus,
+    UpdateStrategySpec,
+};
+
+/// Computes every stage's clusters (in execution order) and task entries.
+///
+/// `selected` are the target clusters of the selected bindings; clusters matched by a stage but not
+/// selected are ignored, and a selected cluster that no stage picks fails the run.
+pub fn compute_stages(
+    run: &str,
+    strategy_key: &str,
+    strategy: &UpdateStrategySpec,
+    selected: &BTreeSet<String>,
+    members: &[MemberView],
+) -> Result<Vec<StageUpdatingStatus>, Failure> {
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let mut stages = Vec::with_capacity(strategy.stages.len());
+    for stage in &strategy.stages {
+        validate_tasks(strategy_key, stage)?;
+        let selector = stage_selector(strategy_key, stage)?;
+        let mut clusters: Vec<(&MemberView, Option<i64>)> = Vec::new();
+        for member in members {
+            if !selected.contains(&member.name) || !selector.as_ref().is_some_and(|s| s.matches(&member.labels)) {
+                continue;
+            }
+            if !placed.insert(&member.name) {
+                return Err(validation_abort(
+                    Category::User,
+                    format!("cluster `{}` appears in more than one stages", member.name),
+                ));
+            }
+            clusters.push((member, sorting_value(stage, member)?));
+        }
+        // SD-13: labelled clusters by value then name; unlabelled ones after them, by name.
+        clusters.sort_by(|(a, av), (b, bv)| match (av, bv) {
+            (Some(x), Some(y)) => x.cmp(y).then_with(|| a.name.cmp(&b.name)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.name.cmp(&b.name),
+        });
+        stages.push(stage_status(run, stage, clusters.iter().map(|(m, _)| m.name.clone())));
+    }
+    let missing: Vec<&String> = selected.iter().filter(|c| !placed.contains(c.as_str())).collect();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(10).map(|s| s.as_str()).collect();
+        return Err(validation_abort(
+            Category::User,
+            format!(
+                "some clusters are not placed in any stage, total {}, showing up to 10: {}",
+                missing.len(),
+                shown.join(", ")
+            ),
+        ));
+    }
+    Ok(stages)
+}
+
+/// The deletion stage: the clusters of the to-be-deleted bindings, sorted.
+pub fn deletion_stage(clusters: impl IntoIterator<Item = String>) -> StageUpdatingStatus {
+    let sorted: BTreeSet<String> = clusters.into_iter().collect();
+    StageUpdatingStatus {
+        stage_name: DELETE_STAGE_NAME.to_string(),
+        clusters: sorted.into_iter().map(cluster_entry).collect(),
+        ..Default::default()
+    }
+}
+
+fn cluster_entry(name: String) -> ClusterUpdatingStatus {
+    ClusterUpdatingStatus {
+        cluster_name: name,
+        ..Default::default()
+    }
+}
+
+fn stage_status(run: &str, stage: &StageConfig, clusters: impl Iterator<Item = String>) -> StageUpdatingStatus {
+    let has_before_approval = stage
+        .before_stage_tasks
+        .iter()
+        .flatten()
+        .any(|t| t.type_ == StageTaskType::Approval);
+    let task = |t: &StageTask, name: Option<String>| StageTaskStatus {
+        type_: t.type_,
+        approval_request_name: if t.type_ == StageTaskType::Approval { name } else { None },
+        conditions: None,
+    };
+    StageUpdatingStatus {
+        stage_name: stage.name.clone(),
+        clusters: clusters.map(cluster_entry).collect(),
+        before_stage_task_status: stage
+            .before_stage_tasks
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .map(|tasks| {
+                tasks
+                    .iter()
+                    .map(|t| task(t, Some(before_approval_name(run, &stage.name))))
+                    .collect()
+            }),
+        after_stage_task_status: stage.after_stage_tasks.as_ref().filter(|t| !t.is_empty()).map(|tasks| {
+            tasks
+                .iter()
+                .map(|t| task(t, Some(after_approval_name(run, &stage.name, has_before_approval))))
+                .collect()
+        }),
+        ..Default::default()
+    }
+}
+
+fn validate_tasks(strategy_key: &str, stage: &StageConfig) -> Result<(), Failure> {
+    let before = stage.before_stage_tasks.as_deref().unwrap_or_default();
+    let before_error = if before.len() > 1 {
+        Some("there can only be one before stage task".to_string())
+    } else {
+        before.iter().find_map(|t| match (t.type_, &t.wait_time) {
+            (StageTaskType::TimedWait, _) => {
+                Some("found unsupported task type in before stage tasks: TimedWait".into())
+            }
+            (StageTaskType::Approval, Some(_)) => Some("approval task cannot have a wait time".into()),
+            _ => None,
+        })
+    };
+    if let Some(err) = before_error {
+        return Err(validation_abort(
+            Category::User,
+            format!(
+                "the before stage tasks are invalid, updateStrategy: `{strategy_key}`, stage: {}, err: {err}",
+                stage.name
+            ),
+        ));
+    }
+    let after = stage.after_stage_tasks.as_deref().unwrap_or_default();
+    let mut after_error = None;
+    if after.len() == 2 && after[0].type_ == after[1].type_ {
+        after_error = Some(format!(
+            "afterStageTasks cannot have two tasks of the same type: {:?}",
+            after[0].type_
+        ));
+    }
+    for (i, t) in after.iter().enumerate() {
+        if after_error.is_some() || t.type_ != StageTaskType::TimedWait {
+            continue;
+        }
+        after_error = match t.wait_time.as_deref().map(parse_wait_time) {
+            None => Some(format!("task {i} of type TimedWait has wait duration set to nil")),
+            Some(Ok(0)) | Some(Err(_)) => Some(format!("task {i} of type TimedWait has wait duration <= 0")),
+            Some(Ok(_)) => None,
+        };
+    }
+    match after_error {
+        Some(err) => Err(validation_abort(
+            Category::User,
+            format!(
+                "the after stage tasks are invalid, updateStrategy: `{strategy_key}`, stage: {}, err: {err}",
+                stage.name
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Absent selects nothing; `{}` selects everything.
+fn stage_selector(strategy_key: &str, stage: &StageConfig) -> Result<Option<Selector>, Failure> {
+    let Some(selector) = &stage.label_selector else {
+        return Ok(None);
+    };
+    Selector::try_from(LabelSelector::clone(selector))
+        .map(Some)
+        .map_err(|err| {
+            validation_abort(
+                Category::User,
+                format!(
+                    "the stage label selector is invalid, updateStrategy: `{strategy_key}`, stage: {}, err: {err}",
+                    stage.name
+                ),
+            )
+        })
+}
+
+fn sorting_value(stage: &StageConfig, member: &MemberView) -> Result<Option<i64>, Failure> {
+    let Some(key) = &stage.sorting_label_key else {
+        return Ok(None);
+    };
+    let Some(value) = member.labels.get(key) else {
+        return Ok(None);
+    };
+    value.parse::<i64>().map(Some).map_err(|err| {
+        validation_abort(
+            Category::User,
+            format!(
+                "the sorting label `{key}:{value}` on cluster `{}` is not valid: {err}; set it to an integer",
+                member.name
+            ),
+        )
+    })
+}
+
+/// Clusters of each stage by name, for comparisons.
+pub fn stage_shape(stages: &[StageUpdatingStatus]) -> Vec<(String, Vec<String>)> {
+    stages
+        .iter()
+        .map(|s| {
+            (
+                s.stage_name.clone(),
+                s.clusters.iter().map(|c| c.cluster_name.clone()).collect(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,238 @@
+//! Reads everything one pass decides from, straight from the API server (consistent reads: a
+//! stale cache could make a just-started cluster look preempted).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use kube::api::{DynamicObject, ListParams};
+use kube::{Client, ResourceExt};
+
+use super::decide::model::{
+    ApprovalView, BindingSpec, BindingView, MemberView, Observed, PlacementView, PolicySnapshotView,
+    ResourceSnapshotView, RunView,
+};
+use super::kinds::{KindSet, field, generation};
+use super::reasons::types;
+use crate::api::cluster::MemberCluster;
+use crate::api::labels::{
+    IS_LATEST_SNAPSHOT, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT, POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX,
+};
+use crate::api::placement::{
+    ApprovalRequestStatus, ClusterApprovalRequestSpec, ClusterResourcePlacementSpec,
+    ClusterSchedulingPolicySnapshotSpec, ResourceBindingStatus, SchedulingPolicySnapshotStatus, UpdateStrategySpec,
+};
+use crate::conditions::is_true_for;
+
+/// Why observing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// An API call failed.
+    #[error("reading {what}: {source}")]
+    Api {
+        /// What was being read.
+        what: &'static str,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// An object did not parse.
+    #[error("parsing {what}: {source}")]
+    Parse {
+        /// What was being parsed.
+        what: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn api_err(what: &'static str) -> impl FnOnce(kube::Error) -> ObserveError {
+    move |source| ObserveError::Api { what, source }
+}
+
+fn parse_err(obj: &DynamicObject) -> impl FnOnce(serde_json::Error) -> ObserveError + '_ {
+    move |source| ObserveError::Parse {
+        what: obj.name_any(),
+        source,
+    }
+}
+
+/// Reads the world around `run`.
+pub async fn observe(client: &Client, kinds: &KindSet, run: RunView) -> Result<Observed, ObserveError> {
+    let now = Timestamp::now();
+    let mut observed = Observed {
+        now,
+        run,
+        placement: None,
+        policy_snapshots: Vec::new(),
+        bindings: Vec::new(),
+        members: Vec::new(),
+        strategy: None,
+        resource_snapshots: Vec::new(),
+        approvals: BTreeMap::new(),
+    };
+    if observed.run.deleting {
+        return Ok(observed);
+    }
+    let ns = observed.run.namespace.clone();
+    let ns = ns.as_deref();
+    let placement_name = observed.run.spec.placement_name.clone();
+    let parent = format!("{PARENT_PLACEMENT}={placement_name}");
+
+    let placement_api = kinds.api(client, &kinds.placement, ns);
+    if !placement_name.is_empty()
+        && let Some(obj) = placement_api
+            .get_opt(&placement_name)
+            .await
+            .map_err(api_err("placement"))?
+    {
+        let spec: ClusterResourcePlacementSpec = field(&obj, "spec").map_err(parse_err(&obj))?;
+        let strategy = spec.strategy.unwrap_or_default();
+        observed.placement = Some(PlacementView {
+            strategy_type: strategy.type_,
+            apply_strategy: strategy.apply_strategy.unwrap_or_default().defaulted(),
+        });
+    }
+
+    let latest = ListParams::default().labels(&format!("{parent},{IS_LATEST_SNAPSHOT}=true"));
+    let policies = kinds.api(client, &kinds.policy_snapshot, ns);
+    for obj in policies.list(&latest).await.map_err(api_err("policy snapshots"))? {
+        observed.policy_snapshots.push(policy_view(&obj)?);
+    }
+
+    let bindings = kinds.api(client, &kinds.binding, ns);
+    for obj in bindings
+        .list(&ListParams::default().labels(&parent))
+        .await
+        .map_err(api_err("bindings"))?
+    {
+        let spec: BindingSpec = field(&obj, "spec").map_err(parse_err(&obj))?;
+        let status: ResourceBindingStatus = field(&obj, "status").map_err(parse_err(&obj))?;
+        observed.bindings.push(BindingView {
+            name: obj.name_any(),
+            generation: generation(&obj.metadata),
+            deleting: obj.metadata.deletion_timestamp.is_some(),
+            spec,
+            conditions: status.conditions,
+        });
+    }
+    observed.bindings.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let members = kube::Api::<MemberCluster>::all(client.clone());
+    for m in members
+        .list(&ListParams::default())
+        .await
+        .map_err(api_err("member clusters"))?
+    {
+        observed.members.push(MemberView {
+            name: m.name_any(),
+            labels: m.labels().clone(),
+        });
+    }
+    observed.members.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let generation = observed.run.generation;
+    if !is_true_for(&observed.run.status.conditions, types::INITIALIZED, generation) {
+        observe_for_initialization(client, kinds, &mut observed, &parent).await?;
+    }
+    observe_approvals(client, kinds, &mut observed).await?;
+    Ok(observed)
+}
+
+fn policy_view(obj: &DynamicObject) -> Result<PolicySnapshotView, ObserveError> {
+    let spec: ClusterSchedulingPolicySnapshotSpec = field(obj, "spec").map_err(parse_err(obj))?;
+    let status: SchedulingPolicySnapshotStatus = field(obj, "status").map_err(parse_err(obj))?;
+    let policy = spec.policy.unwrap_or_default();
+    Ok(PolicySnapshotView {
+        name: obj.name_any(),
+        generation: generation(&obj.metadata),
+        policy_index: obj.labels().get(POLICY_INDEX).cloned(),
+        placement_type: policy.placement_type,
+        fixed_cluster_count: policy.cluster_names.map(|c| c.len()).unwrap_or_default(),
+        number_of_clusters: obj.annotations().get(NUMBER_OF_CLUSTERS).cloned(),
+        conditions: status.conditions,
+    })
+}
+
+/// The strategy and the resource snapshots are read only until the run is initialized.
+async fn observe_for_initialization(
+    client: &Client,
+    kinds: &KindSet,
+    observed: &mut Observed,
+    parent: &str,
+) -> Result<(), ObserveError> {
+    let ns = observed.run.namespace.clone();
+    let ns = ns.as_deref();
+    let strategy_name = observed.run.spec.staged_rollout_strategy_name.clone();
+    let strategies = kinds.api(client, &kinds.strategy, ns);
+    let strategy = match strategy_name.is_empty() {
+        true => None,
+        false => strategies.get_opt(&strategy_name).await.map_err(api_err("strategy"))?,
+    };
+    observed.strategy = Some(match strategy {
+        Some(obj) => Some(field::<UpdateStrategySpec>(&obj, "spec").map_err(parse_err(&obj))?),
+        None => None,
+    });
+    let selector = match observed
+        .run
+        .spec
+        .resource_snapshot_index
+        .as_deref()
+        .filter(|i| !i.is_empty())
+    {
+        Some(index) if is_label_value(index) => format!("{parent},{RESOURCE_INDEX}={index}"),
+        Some(_) => return Ok(()),
+        None => format!("{parent},{IS_LATEST_SNAPSHOT}=true"),
+    };
+    let snapshots = kinds.api(client, &kinds.resource_snapshot, ns);
+    for obj in snapshots
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(api_err("resource snapshots"))?
+    {
+        observed.resource_snapshots.push(ResourceSnapshotView {
+            name: obj.name_any(),
+            index: obj.labels().get(RESOURCE_INDEX).cloned(),
+            is_master: obj.annotations().get(RESOURCE_HASH).is_some_and(|h| !h.is_empty()),
+        });
+    }
+    Ok(())
+}
+
+/// A label selector can only carry label-value characters; anything else matches nothing.
+fn is_label_value(text: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    text.len() <= 63
+        && edge_ok(text.chars().next())
+        && edge_ok(text.chars().last())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// Approval requests the run may own: those named after it.
+async fn observe_approvals(client: &Client, kinds: &KindSet, observed: &mut Observed) -> Result<(), ObserveError> {
+    let ns = observed.run.namespace.clone();
+    let approvals = kinds.api(client, &kinds.approval, ns.as_deref());
+    let prefix = format!("{}-", observed.run.name);
+    for obj in approvals
+        .list(&ListParams::default())
+        .await
+        .map_err(api_err("approval requests"))?
+    {
+        let name = obj.name_any();
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        let spec: ClusterApprovalRequestSpec = field(&obj, "spec").map_err(parse_err(&obj))?;
+        let status: ApprovalRequestStatus = field(&obj, "status").map_err(parse_err(&obj))?;
+        observed.approvals.insert(
+            name,
+            ApprovalView {
+                generation: generation(&obj.metadata),
+                parent_stage_rollout: spec.parent_stage_rollout,
+                target_stage: spec.target_stage,
+                conditions: status.conditions,
+            },
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Condition types, reasons and fixed messages of runs, stages, clusters, tasks, approval
+//! requests and bindings, byte for byte as upstream KubeFleet writes them, except where SD-6 puts
+//! the seed documents' strings first.
+
+/// Condition types.
+pub mod types {
+    /// Run: initialization finished (or failed, or is pending).
+    pub const INITIALIZED: &str = "Initialized";
+    /// Run and stage: making progress.
+    pub const PROGRESSING: &str = "Progressing";
+    /// Run, stage and cluster: finished.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// Cluster: its update was started.
+    pub const STARTED: &str = "Started";
+    /// Task: the approval request exists.
+    pub const APPROVAL_REQUEST_CREATED: &str = "ApprovalRequestCreated";
+    /// Task: the approval request was approved and consumed.
+    pub const APPROVAL_REQUEST_APPROVED: &str = "ApprovalRequestApproved";
+    /// Task: the TimedWait is over.
+    pub const WAIT_TIME_ELAPSED: &str = "WaitTimeElapsed";
+    /// Approval request: written by a person.
+    pub const APPROVED: &str = "Approved";
+    /// Approval request: the controller consumed the approval.
+    pub const APPROVAL_ACCEPTED: &str = "ApprovalAccepted";
+    /// Binding: a run pointed it at a new version.
+    pub const ROLLOUT_STARTED: &str = "RolloutStarted";
+    /// Binding conditions written by the work pipeline.
+    pub const OVERRIDDEN: &str = "Overridden";
+    /// Binding: the Work objects are in sync.
+    pub const WORK_SYNCHRONIZED: &str = "WorkSynchronized";
+    /// Binding: the resources were applied on the member.
+    pub const APPLIED: &str = "Applied";
+    /// Binding: the resources are available on the member.
+    pub const AVAILABLE: &str = "Available";
+    /// Binding: a ReportDiff apply strategy reported its diff.
+    pub const DIFF_REPORTED: &str = "DiffReported";
+}
+
+/// Run reasons.
+pub mod run {
+    /// Initialized=True.
+    pub const INITIALIZED: &str = "UpdateRunInitializedSuccessfully";
+    /// Initialized=False, terminal.
+    pub const INITIALIZE_FAILED: &str = "UpdateRunInitializedFailed";
+    /// Initialized=False, retried (SD-12).
+    pub const INITIALIZATION_PENDING: &str = "UpdateRunInitializationPending";
+    /// Progressing=True while executing (SD-6: the document's reason).
+    pub const STARTED: &str = "UpdateRunStarted";
+    /// Progressing=False waiting for a task.
+    pub const WAITING: &str = "UpdateRunWaiting";
+    /// Progressing=False: a cluster takes too long.
+    pub const STUCK: &str = "UpdateRunStuck";
+    /// Progressing=Unknown while stopping.
+    pub const STOPPING: &str = "UpdateRunStopping";
+    /// Progressing=False once stopped.
+    pub const STOPPED: &str = "UpdateRunStopped";
+    /// Progressing=False and Succeeded=True.
+    pub const SUCCEEDED: &str = "UpdateRunSucceeded";
+    /// Progressing=False and Succeeded=False.
+    pub const FAILED: &str = "UpdateRunFailed";
+}
+
+/// Stage reasons.
+pub mod stage {
+    /// A cluster of the stage was started.
+    pub const STARTED: &str = "StageUpdatingStarted";
+    /// Waiting for before- or after-stage tasks.
+    pub const WAITING: &str = "StageUpdatingWaiting";
+    /// Stop requested with clusters in flight.
+    pub const STOPPING: &str = "StageUpdatingStopping";
+    /// Stop completed.
+    pub const STOPPED: &str = "StageUpdatingStopped";
+    /// The stage is done.
+    pub const SUCCEEDED: &str = "StageUpdatingSucceeded";
+    /// The run aborted while working on the stage.
+    pub const FAILED: &str = "StageUpdatingFailed";
+    /// The stage has no clusters.
+    pub const SKIPPED: &str = "StageUpdatingSkippedNoClusters";
+}
+
+/// Cluster reasons.
+pub mod cluster {
+    /// Started=True.
+    pub const STARTED: &str = "ClusterUpdatingStarted";
+    /// Succeeded=True.
+    pub const SUCCEEDED: &str = "ClusterUpdatingSucceeded";
+    /// Succeeded=False (preempted).
+    pub const FAILED: &str = "ClusterUpdatingFailed";
+}
+
+/// Stage task reasons (SD-6: the documents' position-specific approval reasons).
+pub mod task {
+    /// Before-stage approval request created.
+    pub const BEFORE_APPROVAL_CREATED: &str = "BeforeStageTaskApprovalRequestCreated";
+    /// Before-stage approval consumed.
+    pub const BEFORE_APPROVAL_APPROVED: &str = "BeforeStageTaskApprovalRequestApproved";
+    /// After-stage approval request created.
+    pub const AFTER_APPROVAL_CREATED: &str = "AfterStageTaskApprovalRequestCreated";
+    /// After-stage approval consumed.
+    pub const AFTER_APPROVAL_APPROVED: &str = "AfterStageTaskApprovalRequestApproved";
+    /// TimedWait over.
+    pub const WAIT_TIME_ELAPSED: &str = "AfterStageTaskWaitTimeElapsed";
+    /// TimedWait still running (SD-16).
+    pub const WAIT_TIME_PENDING: &str = "AfterStageTaskWaitTimePending";
+}
+
+/// Approval request reason written by the controller.
+pub const APPROVAL_ACCEPTED: &str = "ApprovalRequestApprovalAccepted";
+/// Binding reason written by the controller.
+pub const ROLLOUT_STARTED: &str = "RolloutStarted";
+
+/// Binding reasons that mean "still working", not "failed" (§3.9.3).
+pub const IN_PROGRESS_BINDING_REASONS: [&str; 4] = [
+    "OverriddenPending",
+    "WorkNotSynchronizedYet",
+    "ApplyPending",
+    "ResourceNotAvailableYet",
+];
+
+/// Fixed messages.
+pub mod msg {
+    /// Progressing=True while executing.
+    pub const RUN_PROGRESSING: &str = "The update run is making progress";
+    /// Run stopping.
+    pub const RUN_STOPPING: &str = "The update run is the process of stopping, waiting for all the updating/deleting clusters to finish updating before completing the stop process";
+    /// Run stopped.
+    pub const RUN_STOPPED: &str = "The update run has been stopped";
+    /// Run Progressing=False on success.
+    pub const RUN_COMPLETED: &str = "All stages are completed";
+    /// Run Succeeded=True.
+    pub const RUN_SUCCEEDED: &str = "All stages are completed successfully";
+    /// Run Progressing=False on failure.
+    pub const RUN_ABORTED: &str = "The stages are aborted due to a non-recoverable error";
+    /// Stage started.
+    pub const STAGE_STARTED: &str = "Clusters in the stage started updating";
+    /// Stage waiting for its before-stage approval.
+    pub const STAGE_WAITING_BEFORE: &str = "Not all before-stage tasks are completed, waiting for approval";
+    /// Stage waiting for its after-stage tasks.
+    pub const STAGE_WAITING_AFTER: &str =
+        "All clusters in the stage are updated, waiting for after-stage tasks to complete";
+    /// Stage stopping.
+    pub const STAGE_STOPPING: &str =
+        "Waiting for all the updating clusters to finish updating before completing the stop process";
+    /// Stage stopped.
+    pub const STAGE_STOPPED: &str =
+        "All the updating clusters have finished updating, the stage is now stopped, waiting to be resumed";
+    /// Stage Progressing=False when done.
+    pub const STAGE_DONE: &str = "All clusters in the stage are updated and after-stage tasks are completed";
+    /// Stage Succeeded=True.
+    pub const STAGE_SUCCEEDED: &str = "Stage update completed successfully";
+    /// Stage aborted.
+    pub const STAGE_ABORTED: &str = "Stage update aborted due to a non-recoverable error";
+    /// Stage skipped.
+    pub const STAGE_SKIPPED: &str = "Stage skipped because it has no clusters";
+    /// Cluster started.
+    pub const CLUSTER_STARTED: &str = "Cluster update started";
+    /// Cluster succeeded.
+    pub const CLUSTER_SUCCEEDED: &str = "Cluster update completed successfully";
+    /// TimedWait over.
+    pub const WAIT_TIME_ELAPSED: &str = "Wait time elapsed";
+    /// Approval consumed (task).
+    pub const APPROVAL_APPROVED: &str = "ApprovalRequest object is approved";
+    /// Approval request accepted (written on the request).
+    pub const APPROVAL_ACCEPTED: &str = "The approval request has been approved and cannot be reverted";
+}
