@@ -55,6 +55,56 @@ pub fn member() -> &'static TestCluster {
     &shared()[1]
 }
 
+/// A hub of its own on which the staged update run controllers run in-process (started on first
+/// use), so their reconciles never touch the objects other tests create on the shared hub.
+pub fn run_hub() -> &'static TestCluster {
+    static RUN_HUB: OnceLock<TestCluster> = OnceLock::new();
+    RUN_HUB.get_or_init(|| {
+        let cluster = start_installed("runhub", Role::Hub);
+        start_run_controllers(&cluster);
+        cluster
+    })
+}
+
+/// Runs `stagehand`'s update run controllers against `cluster` on a thread of their own for the
+/// life of the test binary; their log goes to `<run dir>/<cluster>/controllers.log`.
+fn start_run_controllers(cluster: &TestCluster) {
+    let kubeconfig = cluster.kubeconfig.clone();
+    let log_path = run_dir().join(&cluster.name).join("controllers.log");
+    let log = std::fs::File::create(&log_path).expect("creating the controller log");
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info,kube=warn")
+        .with_ansi(false)
+        .with_writer(Mutex::new(log))
+        .try_init();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("controller runtime");
+        runtime.block_on(async move {
+            let kubeconfig = Kubeconfig::read_from(&kubeconfig).expect("reading kubeconfig");
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .expect("kube config");
+            let client = Client::try_from(config).expect("kube client");
+            stagehand::controllers::update_run::run_controllers(client, run_metrics(), std::future::pending()).await;
+        });
+    });
+    println!(
+        "[harness] update run controllers running in-process against {}; log: {}",
+        cluster.name,
+        log_path.display()
+    );
+}
+
+/// The metrics registry of the in-process controllers.
+pub fn run_metrics() -> std::sync::Arc<stagehand::ops::metrics::Metrics> {
+    static METRICS: OnceLock<std::sync::Arc<stagehand::ops::metrics::Metrics>> = OnceLock::new();
+    METRICS.get_or_init(Default::default).clone()
+}
+
 /// Starts several clusters at once and waits for all of them; returns them in order.
 pub fn start_parallel(names_and_roles: &[(&str, Role)]) -> Vec<TestCluster> {
     std::thread::scope(|scope| {

@@ -7,3 +7,4 @@ mod crds;
 mod harness;
 mod hub;
 mod seeds;
+mod update_runs;
