@@ -6,7 +6,7 @@ use super::fixture::{CLUSTER, Fleet, NAMESPACED, cells, cond, has, seed_members}
 use super::{doc_a_stages, doc_b_stages, one_stage_no_tasks};
 use crate::harness::{run_hub, test_namespace, unique, wait_for};
 
-fn stage<'a>(run: &'a serde_json::Value, i: usize) -> &'a serde_json::Value {
+fn stage(run: &serde_json::Value, i: usize) -> &serde_json::Value {
     &run["status"]["stagesStatus"][i]
 }
 
