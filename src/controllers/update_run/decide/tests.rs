@@ -1530,3 +1530,259 @@ fn judge_reads_binding_conditions() {
     assert_eq!(judge(&b), Verdict::Succeeded);
     let _ = msg::RUN_PROGRESSING;
 }
+
+// ---- More acceptance rows ------------------------------------------------------------------
+
+#[test]
+fn failed_initialization_still_shows_the_computed_stages() {
+    let mut w = World::doc_a();
+    w.obs.run.spec.resource_snapshot_index = Some("9".into());
+    w.obs.resource_snapshots.clear();
+    w.pass();
+    assert_eq!(
+        w.run_condition(types::INITIALIZED),
+        pair("False", run::INITIALIZE_FAILED)
+    );
+    assert_eq!(w.status().stages_status.as_ref().map(|s| s.len()), Some(2));
+    assert!(w.status().applied_strategy.is_some());
+}
+
+#[test]
+fn missing_snapshot_or_deletion_stage_in_status_fails_the_run() {
+    let mut w = World::doc_a();
+    w.pass();
+    w.obs.run.status.staged_update_strategy_snapshot = None;
+    w.pass();
+    assert!(
+        w.run_message(types::SUCCEEDED)
+            .contains("the updateRun has nil updateStrategySnapshot")
+    );
+
+    let mut w = World::doc_a();
+    w.pass();
+    w.obs.run.status.deletion_stage_status = None;
+    w.pass();
+    assert!(
+        w.run_message(types::SUCCEEDED)
+            .contains("the updateRun has nil deletionStageStatus")
+    );
+}
+
+#[test]
+fn edited_stage_list_in_status_fails_the_run() {
+    let mut w = World::doc_a();
+    w.pass();
+    if let Some(stages) = w.obs.run.status.stages_status.as_mut() {
+        stages[0].stage_name = "renamed".into();
+    }
+    w.pass();
+    assert!(
+        w.run_message(types::SUCCEEDED)
+            .contains("index `0` stage name in the updateRun has changed")
+    );
+
+    let mut w = World::doc_a();
+    w.pass();
+    if let Some(snapshot) = w.obs.run.status.staged_update_strategy_snapshot.as_mut() {
+        let mut extra = snapshot.stages[0].clone();
+        extra.name = "extra".into();
+        extra.label_selector = None;
+        snapshot.stages.push(extra);
+    }
+    w.pass();
+    assert!(
+        w.run_message(types::SUCCEEDED)
+            .contains("the number of stages in the updateRun has changed")
+    );
+}
+
+/// One stage with all three clusters (no sorting label: by name) and the given after-stage tasks.
+fn single_stage(tasks: Option<Vec<StageTask>>) -> World {
+    let mut w = World::doc_a();
+    w.obs.strategy = Some(Some(UpdateStrategySpec {
+        stages: vec![StageConfig {
+            name: "all".into(),
+            label_selector: Some(LabelSelector::default()),
+            max_concurrency: Some(IntOrString::String("100%".into())),
+            after_stage_tasks: tasks,
+            ..Default::default()
+        }],
+    }));
+    w
+}
+
+fn finish_all_clusters(w: &mut World) {
+    w.pass();
+    for c in ["member1", "member2", "member3"] {
+        w.make_available(c);
+    }
+    w.pass();
+}
+
+#[test]
+fn single_stage_without_tasks_completes_with_its_last_cluster() {
+    let mut w = single_stage(None);
+    finish_all_clusters(&mut w);
+    assert_eq!(w.stage_condition(0, types::SUCCEEDED), pair("True", stage::SUCCEEDED));
+    w.pass();
+    assert_eq!(w.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
+}
+
+#[test]
+fn single_stage_with_only_a_timed_wait_waits_its_full_duration() {
+    let mut w = single_stage(Some(vec![timed_wait("90s")]));
+    finish_all_clusters(&mut w);
+    assert_eq!(
+        w.next(),
+        Next::After(Duration::from_secs(60)),
+        "capped at the approval poll"
+    );
+    w.advance(89);
+    w.pass();
+    assert_eq!(w.stage_condition(0, types::SUCCEEDED), None);
+    assert_eq!(w.next(), Next::After(Duration::from_secs(1)));
+    w.advance(1);
+    w.pass();
+    w.pass();
+    assert_eq!(w.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
+}
+
+#[test]
+fn single_stage_with_only_an_after_approval_needs_it() {
+    let mut w = single_stage(Some(vec![approval_task()]));
+    finish_all_clusters(&mut w);
+    assert!(w.obs.approvals.contains_key("example-run-all"));
+    let task_status = &w.stage(0).after_stage_task_status.as_ref().expect("after")[0];
+    let created = find(&task_status.conditions, types::APPROVAL_REQUEST_CREATED).expect("created");
+    assert_eq!(created.reason, task::AFTER_APPROVAL_CREATED);
+    w.pass();
+    assert_eq!(w.run_condition(types::SUCCEEDED), None);
+    w.approve("example-run-all");
+    w.pass();
+    w.pass();
+    assert_eq!(w.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
+}
+
+#[test]
+fn approval_and_timed_wait_after_a_stage_run_in_parallel() {
+    let mut w = single_stage(Some(vec![approval_task(), timed_wait("30s")]));
+    finish_all_clusters(&mut w);
+    // The approval request exists before the wait is over.
+    assert!(w.obs.approvals.contains_key("example-run-all"));
+    w.approve("example-run-all");
+    w.pass();
+    assert_eq!(w.stage_condition(0, types::SUCCEEDED), None, "the wait is not over yet");
+    w.advance(30);
+    w.pass();
+    assert_eq!(w.stage_condition(0, types::SUCCEEDED), pair("True", stage::SUCCEEDED));
+}
+
+#[test]
+fn report_diff_failure_becomes_stuck() {
+    let mut w = single_stage(None);
+    w.pass();
+    let now = w.obs.now;
+    let b = w.binding_mut("member1");
+    let g = b.generation;
+    set(
+        &mut b.conditions,
+        types::DIFF_REPORTED,
+        Status::False,
+        "DiffReportFailed",
+        "",
+        g,
+        now,
+    );
+    w.advance(301);
+    w.pass();
+    assert_eq!(w.run_condition(types::PROGRESSING), pair("False", run::STUCK));
+}
+
+#[test]
+fn stop_during_deletion_waits_for_deleting_bindings() {
+    let mut w = single_stage(None);
+    w.obs
+        .bindings
+        .push(binding("member9", "example-placement-0", BindingState::Unscheduled));
+    finish_all_clusters(&mut w);
+    w.pass();
+    // The deletion pass issued the delete; the binding is held by a finalizer.
+    assert!(w.binding("member9").deleting);
+    w.set_state(UpdateRunState::Stop);
+    w.pass();
+    assert_eq!(w.run_condition(types::PROGRESSING), pair("Unknown", run::STOPPING));
+    w.obs.bindings.retain(|b| b.spec.target_cluster != "member9");
+    w.pass();
+    assert_eq!(w.run_condition(types::PROGRESSING), pair("False", run::STOPPED));
+    let deletion = w.status().deletion_stage_status.as_ref().expect("deletion");
+    assert_eq!(
+        find(&deletion.conditions, types::PROGRESSING).map(|c| c.reason.as_str()),
+        Some(stage::STOPPED)
+    );
+    w.set_state(UpdateRunState::Run);
+    w.pass();
+    assert_eq!(w.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
+}
+
+#[test]
+fn stop_before_any_deletion_stops_at_once() {
+    let mut w = single_stage(None);
+    w.obs
+        .bindings
+        .push(binding("member9", "example-placement-0", BindingState::Unscheduled));
+    finish_all_clusters(&mut w);
+    w.set_state(UpdateRunState::Stop);
+    w.pass();
+    // SD-15 (upstream Q4 differs): nothing was started, so the run is stopped.
+    assert_eq!(w.run_condition(types::PROGRESSING), pair("False", run::STOPPED));
+    assert!(!w.binding("member9").deleting);
+}
+
+#[test]
+fn deleting_binding_not_marked_deleting_aborts_the_deletion_stage() {
+    let mut w = single_stage(None);
+    w.obs
+        .bindings
+        .push(binding("member9", "example-placement-0", BindingState::Unscheduled));
+    finish_all_clusters(&mut w);
+    w.pass();
+    // Someone removed the deletion timestamp (impossible in a real API server; the check holds).
+    w.binding_mut("member9").deleting = false;
+    w.pass();
+    assert!(
+        w.run_message(types::SUCCEEDED)
+            .contains("is marked as deleting but its corresponding binding is not deleting")
+    );
+    let deletion = w.status().deletion_stage_status.as_ref().expect("deletion");
+    assert_eq!(
+        find(&deletion.conditions, types::SUCCEEDED).map(|c| c.reason.as_str()),
+        Some(stage::FAILED)
+    );
+}
+
+#[test]
+fn before_stage_timed_wait_in_status_aborts() {
+    let mut w = World::doc_a();
+    through_staging(&mut w);
+    if let Some(stages) = w.obs.run.status.stages_status.as_mut() {
+        stages[1].before_stage_task_status = Some(vec![StageTaskStatus {
+            type_: StageTaskType::TimedWait,
+            ..Default::default()
+        }]);
+    }
+    w.pass();
+    assert!(
+        w.run_message(types::SUCCEEDED)
+            .contains("found unsupported task type in before stage tasks: TimedWait")
+    );
+}
+
+#[test]
+fn waiting_run_does_not_flap_its_transition_time() {
+    let mut w = World::doc_a();
+    through_staging(&mut w);
+    let before = find(&w.status().conditions, types::PROGRESSING).cloned();
+    w.advance(120);
+    w.pass();
+    assert_eq!(find(&w.status().conditions, types::PROGRESSING).cloned(), before);
+}
