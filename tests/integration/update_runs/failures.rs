@@ -277,3 +277,72 @@ fn deleted_run_leaves_no_metric_series() {
         (!run_metrics().encode().contains(&series)).then_some(())
     });
 }
+
+#[test]
+fn snapshot_and_binding_problems_give_their_initialization_messages() {
+    let p = unique("snapfail");
+    let fleet = Fleet::new(&CLUSTER, None, &p, &seed_members(&p));
+    fleet.strategy(&format!("{p}-strategy"), one_stage_no_tasks());
+    let strategy = format!("{p}-strategy");
+
+    // A master snapshot without its hash annotation is no master.
+    fleet.kubectl(&[
+        "annotate",
+        CLUSTER.resource_snapshot,
+        &format!("{p}-0-snapshot"),
+        "kubernetes-fleet.io/resource-hash-",
+    ]);
+    fleet.run(&format!("{p}-nomaster"), &strategy, Some("0"), Some("Run"));
+    let got = init_outcome(&fleet, &format!("{p}-nomaster"), "UpdateRunInitializedFailed");
+    assert!(
+        got.contains(&format!("no master resourceSnapshot found for placement /{p}")),
+        "{got}"
+    );
+
+    // A policy snapshot without its index label is an internal error.
+    fleet.kubectl(&[
+        "label",
+        CLUSTER.policy_snapshot,
+        &format!("{p}-0"),
+        "kubernetes-fleet.io/policy-index-",
+    ]);
+    fleet.run(&format!("{p}-noindexlabel"), &strategy, Some("1"), Some("Run"));
+    let got = init_outcome(&fleet, &format!("{p}-noindexlabel"), "UpdateRunInitializedFailed");
+    assert!(got.contains("does not have a policy index label"), "{got}");
+    assert!(
+        got.contains("unexpected behavior which cannot be handled by the controller"),
+        "{got}"
+    );
+
+    // No latest policy snapshot, then no bindings: pending, and it says what it waits for.
+    fleet.kubectl(&["delete", CLUSTER.policy_snapshot, &format!("{p}-0")]);
+    fleet.run(&format!("{p}-nopolicy"), &strategy, Some("1"), Some("Run"));
+    let got = init_outcome(&fleet, &format!("{p}-nopolicy"), "UpdateRunInitializationPending");
+    assert!(
+        got.contains(&format!("no latest policy snapshot found for placement /{p}")),
+        "{got}"
+    );
+    for member in &fleet.members {
+        fleet.kubectl(&["delete", CLUSTER.binding, &fleet.binding_name(member)]);
+    }
+    fleet.policy_snapshot(0);
+    let status = fleet.wait_run(&format!("{p}-nopolicy"), "waiting for bindings", |r| {
+        message(&r["status"]["conditions"], "Initialized").contains("no scheduled or to-be-deleted bindings found")
+    });
+    assert_eq!(
+        cond(&status["status"]["conditions"], "Initialized"),
+        Some(("False".into(), "UpdateRunInitializationPending".into()))
+    );
+    // Events say the same where `kubectl describe` shows them.
+    let events = fleet.hub.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        "default",
+        "--field-selector",
+        &format!("involvedObject.name={p}-nopolicy"),
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]);
+    assert!(events.contains("InitializationPending"), "{events}");
+}

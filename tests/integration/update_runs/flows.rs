@@ -155,6 +155,29 @@ fn doc_a_cluster_scoped_flow_with_approvals_and_rollback() {
         has(&r["status"]["conditions"], "Succeeded", "True")
     });
 
+    // Every transition was published as an Event on the run.
+    let events = fleet.hub.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        "default",
+        "--field-selector",
+        "involvedObject.name=example-run",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]);
+    for reason in [
+        "Initialized",
+        "StageStarted",
+        "StageWaiting",
+        "ApprovalRequested",
+        "ApprovalAccepted",
+        "StageSucceeded",
+        "Succeeded",
+    ] {
+        assert!(events.contains(reason), "no {reason} event in: {events}");
+    }
+
     // Deleting a run removes its approval requests (finalizer).
     fleet.kubectl(&["delete", "csur", "example-run", "--wait=true", "--timeout=60s"]);
     assert!(
