@@ -1,3 +1,4 @@
 //! The hub's controllers.
 
+pub mod placement;
 pub mod update_run;
