@@ -5,5 +5,8 @@
 //! These are pure functions; the controller that observes placements and hub resources and acts
 //! on these plans is not part of `stagehand hub` yet (see the README's status table).
 
+pub mod catalog;
+pub mod policy_snapshot;
 pub mod resources;
+pub mod select;
 pub mod snapshot_plan;
