@@ -32,9 +32,16 @@ pub enum Command {
 /// the in-cluster service account).
 #[derive(clap::Args, Debug)]
 pub struct HubArgs {
-    /// Address of the health endpoint (`/healthz`, `/readyz`).
+    /// Address of the HTTP endpoint (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "STAGEHAND_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: String,
+    /// Least time between two resource snapshots of one placement (Go duration, 0s..5m).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub resource_snapshot_creation_minimum_interval: std::time::Duration,
+    /// How long resource changes are collected after the first one before a snapshot is taken
+    /// (Go duration, 0s..1m).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub resource_changes_collection_duration: std::time::Duration,
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "STAGEHAND_LOG_JSON")]
     pub log_json: bool,
@@ -49,4 +56,10 @@ pub struct MemberArgs {
     /// Kubeconfig for the hub (until the upstream-style HUB_SERVER_URL credentials are supported).
     #[arg(long, env = "HUB_KUBECONFIG")]
     pub hub_kubeconfig: PathBuf,
+}
+
+/// Parses a Go-format duration (`30s`, `1m30s`, `0s`).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let parsed: kube::core::Duration = text.parse().map_err(|e| format!("invalid duration {text:?}: {e}"))?;
+    Ok(parsed.into())
 }

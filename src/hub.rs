@@ -2,7 +2,8 @@
 //!
 //! Start-up: connect to the hub (kubeconfig or in-cluster), refuse to run unless every hub CRD is
 //! installed and Established (as upstream's hub agent does), then report ready and run until
-//! SIGTERM or Ctrl-C, running the staged update run controllers (cluster and namespaced).
+//! SIGTERM or Ctrl-C, running the placement controllers (resource and policy snapshots) and the
+//! staged update run controllers, each for both scopes.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
@@ -16,7 +17,9 @@ use futures::FutureExt;
 
 use crate::api::all_crds;
 use crate::cli::HubArgs;
-use crate::controllers::update_run;
+use crate::controllers::placement::controller::PlacementOptions;
+use crate::controllers::placement::snapshot_plan::Throttle;
+use crate::controllers::{placement, update_run};
 use crate::ops::http::{Readiness, serve};
 use crate::ops::metrics::Metrics;
 
@@ -34,6 +37,9 @@ pub enum HubError {
         "these CRDs are not installed or not Established on the hub: {0}; install them with `kubectl apply --server-side -f crds/` (or the Helm chart)"
     )]
     MissingCrds(String),
+    /// API discovery of the hub failed.
+    #[error("cannot discover the hub's API types: {0}")]
+    Discovery(#[source] kube::Error),
     /// The health endpoint could not be served.
     #[error("cannot serve the health endpoint on {addr}: {source}")]
     Http {
@@ -98,8 +104,16 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
         })?;
     readiness.set_ready();
     info!(%addr, "hub ready: CRDs installed; serving /healthz, /readyz and /metrics");
-    let controllers = update_run::run_controllers(client, metrics, shutdown);
-    let (served, ()) = tokio::join!(server, controllers);
+    let options = PlacementOptions {
+        throttle: Throttle {
+            collection: args.resource_changes_collection_duration,
+            minimum_interval: args.resource_snapshot_creation_minimum_interval,
+        },
+    };
+    let placements = placement::controller::run_controllers(client.clone(), metrics.clone(), options, shutdown.clone());
+    let runs = update_run::run_controllers(client, metrics, shutdown);
+    let (served, placed, ()) = tokio::join!(server, placements, runs);
+    placed.map_err(HubError::Discovery)?;
     served.map_err(|source| HubError::Http {
         addr: args.http_addr,
         source,

@@ -66,6 +66,41 @@ pub fn run_hub() -> &'static TestCluster {
     })
 }
 
+/// A hub of its own on which the placement controllers run in-process with both snapshot
+/// throttling windows at zero (started on first use).
+pub fn placement_hub() -> &'static TestCluster {
+    static HUB: OnceLock<TestCluster> = OnceLock::new();
+    HUB.get_or_init(|| {
+        let cluster = start_installed("pipehub", Role::Hub);
+        let kubeconfig = cluster.kubeconfig.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("controller runtime");
+            runtime.block_on(async move {
+                let kubeconfig = Kubeconfig::read_from(&kubeconfig).expect("reading kubeconfig");
+                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                    .await
+                    .expect("kube config");
+                let client = Client::try_from(config).expect("kube client");
+                let options = stagehand::controllers::placement::controller::PlacementOptions::default();
+                stagehand::controllers::placement::controller::run_controllers(
+                    client,
+                    run_metrics(),
+                    options,
+                    std::future::pending(),
+                )
+                .await
+                .expect("placement controllers");
+            });
+        });
+        println!("[harness] placement controllers running in-process against pipehub (throttling windows 0s)");
+        cluster
+    })
+}
+
 /// Runs `stagehand`'s update run controllers against `cluster` on a thread of their own for the
 /// life of the test binary; their log goes to `<run dir>/<cluster>/controllers.log`.
 fn start_run_controllers(cluster: &TestCluster) {

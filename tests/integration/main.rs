@@ -6,5 +6,6 @@ mod control_plane;
 mod crds;
 mod harness;
 mod hub;
+mod placements;
 mod seeds;
 mod update_runs;

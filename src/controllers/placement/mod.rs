@@ -6,6 +6,7 @@
 //! on these plans is not part of `stagehand hub` yet (see the README's status table).
 
 pub mod catalog;
+pub mod controller;
 pub mod policy_snapshot;
 pub mod resources;
 pub mod select;

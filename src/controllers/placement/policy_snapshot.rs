@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::api::labels::{IS_LATEST_SNAPSHOT, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT, PLACEMENT_GENERATION, POLICY_INDEX};
+use crate::api::labels::{
+    IS_LATEST_SNAPSHOT, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT, PLACEMENT_GENERATION, POLICY_INDEX,
+};
 use crate::api::placement::{PlacementPolicy, PlacementType};
 
 /// One existing policy snapshot.
@@ -84,7 +86,10 @@ pub fn plan(
         .or_else(|| existing.iter().max_by_key(|s| s.index));
     let mut annotations = BTreeMap::from([(PLACEMENT_GENERATION.to_string(), generation.to_string())]);
     if let Some(p) = policy.filter(|p| p.placement_type == PlacementType::PickN) {
-        annotations.insert(NUMBER_OF_CLUSTERS.to_string(), p.number_of_clusters.unwrap_or(0).to_string());
+        annotations.insert(
+            NUMBER_OF_CLUSTERS.to_string(),
+            p.number_of_clusters.unwrap_or(0).to_string(),
+        );
     }
     let labels_for = |index: u64| {
         BTreeMap::from([
@@ -108,7 +113,11 @@ pub fn plan(
     let limit = if history_limit == 0 { 10 } else { history_limit };
     let mut by_age: Vec<&ExistingPolicy> = existing.iter().collect();
     by_age.sort_by_key(|s| std::cmp::Reverse(s.index));
-    let delete = by_age.iter().skip(limit.saturating_sub(1)).map(|s| s.name.clone()).collect();
+    let delete = by_age
+        .iter()
+        .skip(limit.saturating_sub(1))
+        .map(|s| s.name.clone())
+        .collect();
     PolicyPlan::Create {
         name: format!("{placement}-{index}"),
         labels: labels_for(index),
@@ -133,7 +142,14 @@ mod tests {
 
     #[test]
     fn first_policy_snapshot_is_index_zero() {
-        let PolicyPlan::Create { name, labels, annotations, unmark, .. } = plan("p", 1, None, &[], 0) else {
+        let PolicyPlan::Create {
+            name,
+            labels,
+            annotations,
+            unmark,
+            ..
+        } = plan("p", 1, None, &[], 0)
+        else {
             panic!("expected a new snapshot");
         };
         assert_eq!(name, "p-0");
@@ -153,7 +169,13 @@ mod tests {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
         };
-        let PolicyPlan::Current { name, annotations, changed, .. } = plan("p", 2, Some(&pick_n(3)), &[existing], 0) else {
+        let PolicyPlan::Current {
+            name,
+            annotations,
+            changed,
+            ..
+        } = plan("p", 2, Some(&pick_n(3)), &[existing], 0)
+        else {
             panic!("expected the same snapshot");
         };
         assert_eq!(name, "p-0");

@@ -39,7 +39,8 @@ fn list_params(selector: &Option<LabelSelector>) -> Result<ListParams, SelectErr
     match selector {
         None => Ok(ListParams::default()),
         Some(s) => {
-            let parsed = Selector::try_from(s.clone()).map_err(|e| SelectError::Invalid(format!("invalid label selector: {e}")))?;
+            let parsed = Selector::try_from(s.clone())
+                .map_err(|e| SelectError::Invalid(format!("invalid label selector: {e}")))?;
             Ok(ListParams::default().labels_from(&parsed))
         }
     }

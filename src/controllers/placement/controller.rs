@@ -1,0 +1,643 @@
+//! The placement controller for ClusterResourcePlacement and ResourcePlacement: selects the
+//! resources, keeps the policy and resource snapshots current (for every rollout strategy, SD-5),
+//! and reports `selectedResources`, `observedResourceIndex` and the `…Scheduled` condition.
+//!
+//! Woken by placement spec changes, policy snapshot changes and changes of any hub object a
+//! placement could select (metadata watches over every selectable type, mapped to placements
+//! through the placement store).
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::catalog::Catalog;
+use super::policy_snapshot::{self, ExistingPolicy, PolicyPlan};
+use super::resources::content_hash;
+use super::select::{SelectError, identifier, select};
+use super::snapshot_plan::{self, ExistingSnapshot, NewSnapshot, Selection, SnapshotPlan, Throttle};
+use crate::api::labels::{
+    IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, PARENT_PLACEMENT, PLACEMENT_CLEANUP_FINALIZER,
+    POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX,
+};
+use crate::api::placement::{
+    ClusterResourcePlacement, ClusterResourcePlacementSpec, ClusterResourceSnapshot, ClusterSchedulingPolicySnapshot,
+    PlacementStatus, ResourcePlacement, ResourceSnapshot, SchedulingPolicySnapshot, SchedulingPolicySnapshotStatus,
+};
+use crate::conditions::{Status, find, set};
+use crate::ops::metrics::Metrics;
+
+/// Field manager of the placement controller's writes.
+pub const FIELD_MANAGER: &str = "placement-controller";
+/// Safety-net resync.
+const RESYNC: Duration = Duration::from_secs(30 * 60);
+
+/// Options of the placement controller.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlacementOptions {
+    /// Snapshot throttling windows (§5.1).
+    pub throttle: Throttle,
+}
+
+/// Why a pass failed; retried with back-off.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// An object did not parse.
+    #[error("parsing: {0}")]
+    Parse(#[from] serde_json::Error),
+}
+
+struct Context {
+    client: Client,
+    catalog: Catalog,
+    options: PlacementOptions,
+    cluster_scoped: bool,
+    metrics: Arc<Metrics>,
+}
+
+impl Context {
+    fn kind(&self) -> &'static str {
+        if self.cluster_scoped {
+            "ClusterResourcePlacement"
+        } else {
+            "ResourcePlacement"
+        }
+    }
+
+    fn resource_snapshots(&self, ns: Option<&str>) -> Api<DynamicObject> {
+        self.api(
+            &if self.cluster_scoped {
+                ApiResource::erase::<ClusterResourceSnapshot>(&())
+            } else {
+                ApiResource::erase::<ResourceSnapshot>(&())
+            },
+            ns,
+        )
+    }
+
+    fn policy_snapshots(&self, ns: Option<&str>) -> Api<DynamicObject> {
+        self.api(
+            &if self.cluster_scoped {
+                ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&())
+            } else {
+                ApiResource::erase::<SchedulingPolicySnapshot>(&())
+            },
+            ns,
+        )
+    }
+
+    fn placements(&self, ns: Option<&str>) -> Api<DynamicObject> {
+        self.api(
+            &if self.cluster_scoped {
+                ApiResource::erase::<ClusterResourcePlacement>(&())
+            } else {
+                ApiResource::erase::<ResourcePlacement>(&())
+            },
+            ns,
+        )
+    }
+
+    fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
+        match ns {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
+            None => Api::all_with(self.client.clone(), ar),
+        }
+    }
+}
+
+/// Runs the CRP and RP controllers until `shutdown`.
+pub async fn run_controllers(
+    client: Client,
+    metrics: Arc<Metrics>,
+    options: PlacementOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
+) -> Result<(), kube::Error> {
+    let catalog = Catalog::discover(&client).await?;
+    info!(
+        types = catalog.watched().len(),
+        "placement controllers watch these hub types for changes"
+    );
+    let cluster = controller::<ClusterResourcePlacement>(
+        client.clone(),
+        catalog.clone(),
+        options,
+        true,
+        metrics.clone(),
+        shutdown.clone(),
+    );
+    let namespaced = controller::<ResourcePlacement>(client, catalog, options, false, metrics, shutdown);
+    futures::join!(cluster, namespaced);
+    Ok(())
+}
+
+async fn controller<K>(
+    client: Client,
+    catalog: Catalog,
+    options: PlacementOptions,
+    cluster_scoped: bool,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store::<K>();
+    let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    let context = Arc::new(Context {
+        client: client.clone(),
+        catalog: catalog.clone(),
+        options,
+        cluster_scoped,
+        metrics,
+    });
+    let policy_ar = if cluster_scoped {
+        ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&())
+    } else {
+        ApiResource::erase::<SchedulingPolicySnapshot>(&())
+    };
+    let mut controller = Controller::for_stream(placements, reader.clone()).watches_with(
+        Api::all_with(client.clone(), &policy_ar),
+        policy_ar.clone(),
+        watcher::Config::default(),
+        {
+            let store = reader.clone();
+            move |obj: DynamicObject| {
+                let parent = obj.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
+                by_name(&store, obj.namespace(), &parent)
+            }
+        },
+    );
+    for t in catalog.watched() {
+        let store = reader.clone();
+        let namespaced = t.namespaced;
+        let is_namespace = t.resource.group.is_empty() && t.resource.kind == "Namespace";
+        let (group, kind) = (t.resource.group.clone(), t.resource.kind.clone());
+        let metadata = Api::<PartialObjectMeta<DynamicObject>>::all_with(client.clone(), &t.resource);
+        let changes = watcher(metadata, watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+            .map(move |event| {
+                event.map(|meta: PartialObjectMeta<DynamicObject>| {
+                    affected(&store, cluster_scoped, namespaced, is_namespace, &group, &kind, &meta)
+                })
+            });
+        controller =
+            controller.reconcile_on(changes.flat_map(|refs| futures::stream::iter(refs.into_iter().flatten())));
+    }
+    let name = if cluster_scoped {
+        "clusterresourceplacement-controller"
+    } else {
+        "resourceplacement-controller"
+    };
+    info!(controller = name, "starting");
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<K>, error_policy::<K>, context)
+        .for_each(|_| std::future::ready(()))
+        .await;
+}
+
+fn by_name<K: Resource<DynamicType = ()> + Clone>(
+    store: &Store<K>,
+    ns: Option<String>,
+    name: &str,
+) -> Vec<ObjectRef<K>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|p| p.name_any() == name && p.namespace() == ns)
+        .map(|p| ObjectRef::from_obj(&*p))
+        .collect()
+}
+
+/// Placements a changed hub object may concern (§11.4). Over-approximates: label selectors are
+/// not evaluated here; a placement whose content did not change reuses its snapshot.
+fn affected<K: Resource<DynamicType = ()> + Clone + Serialize>(
+    store: &Store<K>,
+    cluster_scoped: bool,
+    namespaced: bool,
+    is_namespace: bool,
+    group: &str,
+    kind: &str,
+    meta: &PartialObjectMeta<DynamicObject>,
+) -> Vec<ObjectRef<K>> {
+    let obj_ns = meta.metadata.namespace.clone();
+    let obj_name = meta.metadata.name.clone().unwrap_or_default();
+    store
+        .state()
+        .into_iter()
+        .filter(|p| {
+            let Ok(value) = serde_json::to_value(&**p) else {
+                return false;
+            };
+            let spec: ClusterResourcePlacementSpec = serde_json::from_value(value["spec"].clone()).unwrap_or_default();
+            spec.resource_selectors.iter().any(|s| {
+                let named = |n: &str| s.name.as_deref().is_none_or(|want| want == n);
+                if cluster_scoped {
+                    let ns_selector = s.group.is_empty() && s.kind == "Namespace";
+                    match (namespaced, &obj_ns) {
+                        (true, Some(ns)) => ns_selector && named(ns),
+                        _ => {
+                            (is_namespace && ns_selector && named(&obj_name))
+                                || (s.group == group && s.kind == kind && named(&obj_name))
+                        }
+                    }
+                } else {
+                    namespaced && p.namespace() == obj_ns && s.group == group && s.kind == kind && named(&obj_name)
+                }
+            })
+        })
+        .map(|p| ObjectRef::from_obj(&*p))
+        .collect()
+}
+
+fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(placement = %obj.meta().name.clone().unwrap_or_default(), %error, "placement reconcile failed");
+    ctx.metrics.count_reconcile(ctx.kind(), "error");
+    Action::requeue(Duration::from_secs(5))
+}
+
+fn owner_reference(ctx: &Context, name: &str, uid: &str) -> Value {
+    json!([{
+        "apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": ctx.kind(),
+        "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true,
+    }])
+}
+
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    let value = serde_json::to_value(&*obj)?;
+    let name = obj.name_any();
+    let ns = obj.namespace();
+    let ns = ns.as_deref();
+    let generation = obj.meta().generation.unwrap_or_default();
+    let uid = obj.meta().uid.clone().unwrap_or_default();
+    let parent = ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name}"));
+    let placements = ctx.placements(ns);
+    let has_finalizer = obj.finalizers().iter().any(|f| f == PLACEMENT_CLEANUP_FINALIZER);
+
+    if obj.meta().deletion_timestamp.is_some() {
+        for api in [ctx.resource_snapshots(ns), ctx.policy_snapshots(ns)] {
+            for snapshot in api.list(&parent).await? {
+                api.delete(&snapshot.name_any(), &DeleteParams::default())
+                    .await
+                    .map(|_| ())
+                    .or_else(gone)?;
+            }
+        }
+        if has_finalizer {
+            let finalizers: Vec<String> = obj
+                .finalizers()
+                .iter()
+                .filter(|f| *f != PLACEMENT_CLEANUP_FINALIZER)
+                .cloned()
+                .collect();
+            let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+            placements
+                .patch(&name, &params(), &Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+                .or_else(gone)?;
+        }
+        return Ok(Action::await_change());
+    }
+    if !has_finalizer {
+        let mut finalizers = obj.finalizers().to_vec();
+        finalizers.push(PLACEMENT_CLEANUP_FINALIZER.into());
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+        placements.patch(&name, &params(), &Patch::Merge(&patch)).await?;
+    }
+    let spec: ClusterResourcePlacementSpec = serde_json::from_value(value["spec"].clone())?;
+    let old_status: PlacementStatus = serde_json::from_value(value["status"].clone()).unwrap_or_default();
+    let mut status = old_status.clone();
+    let scheduled_type = format!("{}Scheduled", ctx.kind());
+    let now = Timestamp::now();
+
+    let resources = match select(&ctx.client, &ctx.catalog, ns, &spec.resource_selectors).await {
+        Ok(resources) => resources,
+        Err(SelectError::Invalid(message)) => {
+            set(
+                &mut status.conditions,
+                &scheduled_type,
+                Status::False,
+                "InvalidResourceSelectors",
+                format!("The resource selectors are invalid: {message}"),
+                generation,
+                now,
+            );
+            write_status(&placements, &name, &old_status, &status).await?;
+            return Ok(Action::requeue(RESYNC));
+        }
+        Err(SelectError::Api(e)) => return Err(e.into()),
+    };
+    let history = usize::try_from(spec.revision_history_limit.unwrap_or(10)).unwrap_or(10);
+    let owner = owner_reference(&ctx, &name, &uid);
+    let latest_policy = ensure_policy_snapshot(&ctx, ns, &name, generation, &spec, history, &owner).await?;
+
+    let hash = content_hash(&resources);
+    let existing = existing_snapshots(&ctx.resource_snapshots(ns), &parent).await?;
+    let selection = Selection {
+        placement: &name,
+        resources: &resources,
+        hash: &hash,
+        envelopes: 0,
+    };
+    let snapshot_plan = snapshot_plan::plan(&selection, &existing, now, ctx.options.throttle, history);
+    let (index, next) = act_snapshots(&ctx, ns, snapshot_plan, &owner).await?;
+
+    status.selected_resources = Some(resources.iter().map(identifier).collect());
+    status.observed_resource_index = Some(index.to_string());
+    scheduled_condition(&mut status, &scheduled_type, latest_policy.as_ref(), generation, now);
+    write_status(&placements, &name, &old_status, &status).await?;
+    ctx.metrics.count_reconcile(ctx.kind(), "success");
+    Ok(next.map_or_else(|| Action::requeue(RESYNC), Action::requeue))
+}
+
+fn gone(e: kube::Error) -> Result<(), kube::Error> {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => Ok(()),
+        other => Err(other),
+    }
+}
+
+/// `…Scheduled` from the latest policy snapshot (§11.2 step 2).
+fn scheduled_condition(
+    status: &mut PlacementStatus,
+    type_: &str,
+    snapshot: Option<&DynamicObject>,
+    generation: i64,
+    now: Timestamp,
+) {
+    let snapshot_status: SchedulingPolicySnapshotStatus = snapshot
+        .and_then(|s| s.data.get("status").cloned())
+        .and_then(|s| serde_json::from_value(s).ok())
+        .unwrap_or_default();
+    let snapshot_gen = snapshot.and_then(|s| s.metadata.generation).unwrap_or_default();
+    let scheduled = find(&snapshot_status.conditions, "Scheduled")
+        .filter(|c| c.observed_generation.unwrap_or_default() >= snapshot_gen && c.status != "Unknown")
+        .filter(|_| snapshot_status.observed_crp_generation >= generation);
+    match scheduled {
+        Some(c) => {
+            let s = if c.status == "True" {
+                Status::True
+            } else {
+                Status::False
+            };
+            set(
+                &mut status.conditions,
+                type_,
+                s,
+                &c.reason,
+                c.message.clone(),
+                generation,
+                now,
+            );
+        }
+        None => {
+            set(
+                &mut status.conditions,
+                type_,
+                Status::Unknown,
+                "SchedulePending",
+                "Scheduling has not completed",
+                generation,
+                now,
+            );
+        }
+    }
+}
+
+async fn write_status(
+    api: &Api<DynamicObject>,
+    name: &str,
+    old: &PlacementStatus,
+    new: &PlacementStatus,
+) -> Result<(), Error> {
+    if old == new {
+        return Ok(());
+    }
+    let patch = json!({"status": serde_json::to_value(new)?});
+    api.patch_status(name, &params(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+fn annotation_time(obj: &DynamicObject, key: &str) -> Option<Timestamp> {
+    obj.annotations().get(key).and_then(|t| t.parse().ok())
+}
+
+async fn existing_snapshots(api: &Api<DynamicObject>, parent: &ListParams) -> Result<Vec<ExistingSnapshot>, Error> {
+    Ok(api
+        .list(parent)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            Some(ExistingSnapshot {
+                index: s.labels().get(RESOURCE_INDEX)?.parse().ok()?,
+                is_latest: s.labels().get(IS_LATEST_SNAPSHOT).is_some_and(|v| v == "true"),
+                hash: s.annotations().get(RESOURCE_HASH).cloned(),
+                created: s
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0)
+                    .unwrap_or(Timestamp::UNIX_EPOCH),
+                change_detected: annotation_time(&s, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME),
+                name: s.name_any(),
+            })
+        })
+        .collect())
+}
+
+async fn label(api: &Api<DynamicObject>, name: &str, key: &str, value: &str) -> Result<(), Error> {
+    let patch = json!({"metadata": {"labels": {key: value}}});
+    api.patch(name, &params(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+async fn create_snapshot(
+    api: &Api<DynamicObject>,
+    ar: &ApiResource,
+    snapshot: NewSnapshot,
+    ns: Option<&str>,
+    owner: &Value,
+) -> Result<(), Error> {
+    let mut obj = DynamicObject::new(&snapshot.name, ar);
+    obj.metadata.namespace = ns.map(str::to_string);
+    obj.metadata.labels = Some(snapshot.labels);
+    obj.metadata.annotations = Some(snapshot.annotations);
+    obj.metadata.owner_references = serde_json::from_value(owner.clone())?;
+    obj.data = json!({"spec": {"selectedResources": snapshot.resources}});
+    match api.create(&PostParams::default(), &obj).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Carries out a snapshot plan; returns the index in use and when to look again.
+async fn act_snapshots(
+    ctx: &Context,
+    ns: Option<&str>,
+    plan: SnapshotPlan,
+    owner: &Value,
+) -> Result<(u64, Option<Duration>), Error> {
+    let api = ctx.resource_snapshots(ns);
+    let ar = if ctx.cluster_scoped {
+        ApiResource::erase::<ClusterResourceSnapshot>(&())
+    } else {
+        ApiResource::erase::<ResourceSnapshot>(&())
+    };
+    match plan {
+        SnapshotPlan::Current {
+            index,
+            relabel,
+            missing,
+        } => {
+            if let Some(master) = relabel {
+                label(&api, &master, IS_LATEST_SNAPSHOT, "true").await?;
+            }
+            for snapshot in missing {
+                create_snapshot(&api, &ar, snapshot, ns, owner).await?;
+            }
+            Ok((index, None))
+        }
+        SnapshotPlan::Hold {
+            index,
+            stamp,
+            retry_after,
+        } => {
+            if let Some((master, at)) = stamp {
+                let patch = json!({"metadata": {"annotations": {NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME: at.round(jiff::Unit::Second).unwrap_or(at).to_string()}}});
+                api.patch(&master, &params(), &Patch::Merge(&patch)).await?;
+            }
+            Ok((index, Some(retry_after.max(Duration::from_millis(200)))))
+        }
+        SnapshotPlan::Create {
+            index,
+            unmark,
+            delete,
+            create,
+        } => {
+            if let Some(old) = unmark {
+                label(&api, &old, IS_LATEST_SNAPSHOT, "false").await?;
+            }
+            for name in delete {
+                api.delete(&name, &DeleteParams::default())
+                    .await
+                    .map(|_| ())
+                    .or_else(gone)?;
+            }
+            for snapshot in create {
+                create_snapshot(&api, &ar, snapshot, ns, owner).await?;
+            }
+            info!(placement_owner = %owner[0]["name"], index, "created resource snapshot");
+            Ok((index, None))
+        }
+    }
+}
+
+/// Keeps the policy snapshots current; returns the latest one.
+async fn ensure_policy_snapshot(
+    ctx: &Context,
+    ns: Option<&str>,
+    placement: &str,
+    generation: i64,
+    spec: &ClusterResourcePlacementSpec,
+    history: usize,
+    owner: &Value,
+) -> Result<Option<DynamicObject>, Error> {
+    let api = ctx.policy_snapshots(ns);
+    let all = api
+        .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={placement}")))
+        .await?
+        .items;
+    let existing: Vec<ExistingPolicy> = all
+        .iter()
+        .filter_map(|s| {
+            Some(ExistingPolicy {
+                name: s.name_any(),
+                index: s.labels().get(POLICY_INDEX)?.parse().ok()?,
+                is_latest: s.labels().get(IS_LATEST_SNAPSHOT).is_some_and(|v| v == "true"),
+                hash: s.data["spec"]["policyHash"].as_str().unwrap_or_default().to_string(),
+                labels: s.labels().clone(),
+                annotations: s.annotations().clone(),
+            })
+        })
+        .collect();
+    match policy_snapshot::plan(placement, generation, spec.policy.as_ref(), &existing, history) {
+        PolicyPlan::Current {
+            name,
+            labels,
+            annotations,
+            changed,
+        } => {
+            if changed {
+                let patch = json!({"metadata": {"labels": labels, "annotations": annotations}});
+                return Ok(Some(api.patch(&name, &params(), &Patch::Merge(&patch)).await?));
+            }
+            Ok(all.into_iter().find(|s| s.name_any() == name))
+        }
+        PolicyPlan::Create {
+            name,
+            labels,
+            annotations,
+            hash,
+            unmark,
+            delete,
+        } => {
+            if let Some(old) = unmark {
+                label(&api, &old, IS_LATEST_SNAPSHOT, "false").await?;
+            }
+            for old in delete {
+                api.delete(&old, &DeleteParams::default())
+                    .await
+                    .map(|_| ())
+                    .or_else(gone)?;
+            }
+            let ar = if ctx.cluster_scoped {
+                ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&())
+            } else {
+                ApiResource::erase::<SchedulingPolicySnapshot>(&())
+            };
+            let mut obj = DynamicObject::new(&name, &ar);
+            obj.metadata.namespace = ns.map(str::to_string);
+            obj.metadata.labels = Some(labels);
+            obj.metadata.annotations = Some(annotations.into_iter().collect::<BTreeMap<_, _>>());
+            obj.metadata.owner_references = serde_json::from_value(owner.clone())?;
+            obj.data = json!({"spec": {"policy": spec.policy, "policyHash": hash}});
+            match api.create(&PostParams::default(), &obj).await {
+                Ok(created) => Ok(Some(created)),
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(api.get_opt(&name).await?),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
