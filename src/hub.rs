@@ -51,6 +51,9 @@ pub enum HubError {
     },
 }
 
+/// How long controllers may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// CRDs a hub needs (every CRD except AppliedWork, which lives on members).
 fn hub_crd_names() -> Vec<String> {
     all_crds()
@@ -111,8 +114,20 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
         },
     };
     let placements = placement::controller::run_controllers(client.clone(), metrics.clone(), options, shutdown.clone());
-    let runs = update_run::run_controllers(client, metrics, shutdown);
-    let (served, placed, ()) = tokio::join!(server, placements, runs);
+    let runs = update_run::run_controllers(client, metrics, shutdown.clone());
+    let controllers = async { tokio::join!(placements, runs) };
+    // Controllers finish their reconciles after a signal, but one whose watch had not delivered
+    // its first list yet waits for it forever (kube-runtime); it must not keep the process alive.
+    let bounded = async {
+        tokio::select! {
+            (placed, ()) = controllers => placed,
+            _ = async { shutdown.await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                tracing::warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; exiting");
+                Ok(())
+            }
+        }
+    };
+    let (served, placed) = tokio::join!(server, bounded);
     placed.map_err(HubError::Discovery)?;
     served.map_err(|source| HubError::Http {
         addr: args.http_addr,

@@ -128,7 +128,11 @@ pub async fn run_controllers(
     options: PlacementOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
 ) -> Result<(), kube::Error> {
-    let catalog = Catalog::discover(&client).await?;
+    // A controller started after shutdown would wait for its store forever.
+    let catalog = tokio::select! {
+        catalog = Catalog::discover(&client) => catalog?,
+        _ = shutdown.clone() => return Ok(()),
+    };
     info!(
         types = catalog.watched().len(),
         "placement controllers watch these hub types for changes"
