@@ -9,7 +9,7 @@ use super::approval::process_approval;
 use super::arith::{effective_max_concurrency, parse_wait_time, stuck_cluster_list};
 use super::failure::{Category, Failure, abort};
 use super::judge::{Verdict, in_sync, judge, rollout_started};
-use super::marks::{mark_end, mark_start, run_progressing, run_waiting, stage_started, stage_succeeded};
+use super::marks::{self, mark_end, mark_start, run_progressing, run_waiting, stage_started, stage_succeeded};
 use super::model::{Action, BindingTarget, BindingView, Next, Observed, TaskPosition};
 use super::validate::Plan;
 use crate::api::placement::{
@@ -261,18 +261,10 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                     continue;
                 }
                 Ok(already_done) => {
-                    set(
-                        &mut cluster.conditions,
-                        types::STARTED,
-                        Status::True,
-                        crate::controllers::update_run::reasons::cluster::STARTED,
-                        msg::CLUSTER_STARTED,
-                        generation,
-                        now,
-                    );
+                    marks::cluster_started(cluster, generation, now);
                     stage_started_now = true;
                     if already_done {
-                        mark_cluster_succeeded(cluster, generation, now);
+                        marks::cluster_succeeded(cluster, generation, now);
                         walk.finished += 1;
                         updating -= 1;
                     }
@@ -302,7 +294,7 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
         }
         match judge(binding) {
             Verdict::Succeeded => {
-                mark_cluster_succeeded(cluster, generation, now);
+                marks::cluster_succeeded(cluster, generation, now);
                 walk.finished += 1;
                 updating -= 1;
             }
@@ -334,18 +326,6 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
         });
     }
     walk
-}
-
-fn mark_cluster_succeeded(cluster: &mut ClusterUpdatingStatus, generation: i64, now: Timestamp) {
-    set(
-        &mut cluster.conditions,
-        types::SUCCEEDED,
-        Status::True,
-        crate::controllers::update_run::reasons::cluster::SUCCEEDED,
-        msg::CLUSTER_SUCCEEDED,
-        generation,
-        now,
-    );
 }
 
 /// Starts one cluster: returns whether it is already done (its binding was already delivered
@@ -532,15 +512,7 @@ pub fn run_deletion_stage(step: &mut Step, status: &mut UpdateRunStatus) -> Step
             step.actions.push(Action::DeleteBinding {
                 binding: binding.name.clone(),
             });
-            set(
-                &mut cluster.conditions,
-                types::STARTED,
-                Status::True,
-                crate::controllers::update_run::reasons::cluster::STARTED,
-                msg::CLUSTER_STARTED,
-                generation,
-                now,
-            );
+            marks::cluster_started(cluster, generation, now);
         }
     }
     settle_deleted_clusters(deletion, &step.plan.to_delete, generation, now);
@@ -587,16 +559,8 @@ pub fn settle_deleted_clusters(
             continue;
         }
         if !is_true_for(&cluster.conditions, types::STARTED, generation) {
-            set(
-                &mut cluster.conditions,
-                types::STARTED,
-                Status::True,
-                crate::controllers::update_run::reasons::cluster::STARTED,
-                msg::CLUSTER_STARTED,
-                generation,
-                now,
-            );
+            marks::cluster_started(cluster, generation, now);
         }
-        mark_cluster_succeeded(cluster, generation, now);
+        marks::cluster_succeeded(cluster, generation, now);
     }
 }

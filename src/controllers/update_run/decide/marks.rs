@@ -3,9 +3,10 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::placement::{StageUpdatingStatus, UpdateRunStatus};
+use crate::api::condition::Condition;
+use crate::api::placement::{ClusterUpdatingStatus, StageUpdatingStatus, UpdateRunStatus};
 use crate::conditions::{Status, set};
-use crate::controllers::update_run::reasons::{msg, run, stage, types};
+use crate::controllers::update_run::reasons::{cluster, msg, run, stage, types};
 
 /// §3.14: the run is done.
 pub fn run_succeeded(status: &mut UpdateRunStatus, generation: i64, now: Timestamp) {
@@ -144,6 +145,59 @@ pub fn run_waiting(status: &mut UpdateRunStatus, stage_name: &str, before: bool,
         Status::False,
         run::WAITING,
         message,
+        generation,
+        now,
+    );
+}
+
+/// A cluster's update was started (or, in the deletion stage, its binding delete issued).
+pub fn cluster_started(c: &mut ClusterUpdatingStatus, generation: i64, now: Timestamp) {
+    set(
+        &mut c.conditions,
+        types::STARTED,
+        Status::True,
+        cluster::STARTED,
+        msg::CLUSTER_STARTED,
+        generation,
+        now,
+    );
+}
+
+/// A cluster's update finished.
+pub fn cluster_succeeded(c: &mut ClusterUpdatingStatus, generation: i64, now: Timestamp) {
+    set(
+        &mut c.conditions,
+        types::SUCCEEDED,
+        Status::True,
+        cluster::SUCCEEDED,
+        msg::CLUSTER_SUCCEEDED,
+        generation,
+        now,
+    );
+}
+
+/// The stage (regular or deletion) and the run are stopped (SD-15).
+pub fn stopped(
+    stage_conditions: &mut Option<Vec<Condition>>,
+    run_conditions: &mut Option<Vec<Condition>>,
+    generation: i64,
+    now: Timestamp,
+) {
+    set(
+        stage_conditions,
+        types::PROGRESSING,
+        Status::False,
+        stage::STOPPED,
+        msg::STAGE_STOPPED,
+        generation,
+        now,
+    );
+    set(
+        run_conditions,
+        types::PROGRESSING,
+        Status::False,
+        run::STOPPED,
+        msg::RUN_STOPPED,
         generation,
         now,
     );

@@ -3,10 +3,11 @@
 
 use super::execute::{Step, StepEnd, check_deleting_cluster, settle_deleted_clusters};
 use super::judge::{Verdict, judge};
+use super::marks;
 use super::model::Next;
 use crate::api::placement::{ClusterUpdatingStatus, UpdateRunStatus};
 use crate::conditions::{Status, is_false_for, is_true_for, set};
-use crate::controllers::update_run::reasons::{cluster, msg, run, stage, types};
+use crate::controllers::update_run::reasons::{msg, run, stage, types};
 
 use super::execute::CLUSTER_POLL;
 use super::failure::{Category, abort};
@@ -46,15 +47,7 @@ pub fn stop_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) -
         };
         match judge(binding) {
             Verdict::Succeeded => {
-                set(
-                    &mut c.conditions,
-                    types::SUCCEEDED,
-                    Status::True,
-                    cluster::SUCCEEDED,
-                    msg::CLUSTER_SUCCEEDED,
-                    generation,
-                    now,
-                );
+                marks::cluster_succeeded(c, generation, now);
             }
             // SD-15: a failing cluster has settled; the run reports it again on resume.
             Verdict::Failed(_) => {}
@@ -65,24 +58,7 @@ pub fn stop_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) -
     if converging > 0 {
         return StepEnd::Continue(Next::After(CLUSTER_POLL));
     }
-    set(
-        &mut stage_status.conditions,
-        types::PROGRESSING,
-        Status::False,
-        stage::STOPPED,
-        msg::STAGE_STOPPED,
-        generation,
-        now,
-    );
-    set(
-        &mut status.conditions,
-        types::PROGRESSING,
-        Status::False,
-        run::STOPPED,
-        msg::RUN_STOPPED,
-        generation,
-        now,
-    );
+    marks::stopped(&mut stage_status.conditions, &mut status.conditions, generation, now);
     StepEnd::Continue(Next::AwaitChange)
 }
 
@@ -124,24 +100,7 @@ pub fn stop_deletion(step: &mut Step, status: &mut UpdateRunStatus) -> StepEnd {
     if deletion.clusters.iter().any(|c| in_flight(c, generation)) {
         return StepEnd::Continue(Next::After(CLUSTER_POLL));
     }
-    set(
-        &mut deletion.conditions,
-        types::PROGRESSING,
-        Status::False,
-        stage::STOPPED,
-        msg::STAGE_STOPPED,
-        generation,
-        now,
-    );
-    set(
-        &mut status.conditions,
-        types::PROGRESSING,
-        Status::False,
-        run::STOPPED,
-        msg::RUN_STOPPED,
-        generation,
-        now,
-    );
+    marks::stopped(&mut deletion.conditions, &mut status.conditions, generation, now);
     StepEnd::Continue(Next::AwaitChange)
 }
 
