@@ -72,39 +72,25 @@ pub fn placement_hub() -> &'static TestCluster {
     static HUB: OnceLock<TestCluster> = OnceLock::new();
     HUB.get_or_init(|| {
         let cluster = start_installed("pipehub", Role::Hub);
-        let kubeconfig = cluster.kubeconfig.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("controller runtime");
-            runtime.block_on(async move {
-                let kubeconfig = Kubeconfig::read_from(&kubeconfig).expect("reading kubeconfig");
-                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                    .await
-                    .expect("kube config");
-                let client = Client::try_from(config).expect("kube client");
-                let options = stagehand::controllers::placement::controller::PlacementOptions::default();
-                stagehand::controllers::placement::controller::run_controllers(
-                    client,
-                    run_metrics(),
-                    options,
-                    std::future::pending(),
-                )
-                .await
-                .expect("placement controllers");
-            });
+        run_in_process(&cluster, |client| async move {
+            let options = stagehand::controllers::placement::controller::PlacementOptions::default();
+            stagehand::controllers::placement::controller::run_controllers(
+                client,
+                run_metrics(),
+                options,
+                std::future::pending(),
+            )
+            .await
+            .expect("placement controllers");
         });
         println!("[harness] placement controllers running in-process against pipehub (throttling windows 0s)");
         cluster
     })
 }
 
-/// Runs `stagehand`'s update run controllers against `cluster` on a thread of their own for the
-/// life of the test binary; their log goes to `<run dir>/<cluster>/controllers.log`.
+/// Runs `stagehand`'s update run controllers against `cluster` for the life of the test binary;
+/// their log goes to `<run dir>/<cluster>/controllers.log`.
 fn start_run_controllers(cluster: &TestCluster) {
-    let kubeconfig = cluster.kubeconfig.clone();
     let log_path = run_dir().join(&cluster.name).join("controllers.log");
     let log = std::fs::File::create(&log_path).expect("creating the controller log");
     let _ = tracing_subscriber::fmt()
@@ -112,26 +98,41 @@ fn start_run_controllers(cluster: &TestCluster) {
         .with_ansi(false)
         .with_writer(Mutex::new(log))
         .try_init();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("controller runtime");
-        runtime.block_on(async move {
-            let kubeconfig = Kubeconfig::read_from(&kubeconfig).expect("reading kubeconfig");
-            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .expect("kube config");
-            let client = Client::try_from(config).expect("kube client");
-            stagehand::controllers::update_run::run_controllers(client, run_metrics(), std::future::pending()).await;
-        });
+    run_in_process(cluster, |client| async move {
+        stagehand::controllers::update_run::run_controllers(client, run_metrics(), std::future::pending()).await;
     });
     println!(
         "[harness] update run controllers running in-process against {}; log: {}",
         cluster.name,
         log_path.display()
     );
+}
+
+/// Runs `controllers` with a client for `cluster` on a thread and runtime of their own, so they
+/// outlive every test's runtime.
+fn run_in_process<F, Fut>(cluster: &TestCluster, controllers: F)
+where
+    F: FnOnce(Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let kubeconfig = cluster.kubeconfig.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("controller runtime");
+        runtime.block_on(async move { controllers(client_for(&kubeconfig).await).await });
+    });
+}
+
+/// A kube client from a kubeconfig file.
+async fn client_for(kubeconfig: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("reading kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("kube config");
+    Client::try_from(config).expect("kube client")
 }
 
 /// The metrics registry of the in-process controllers.
@@ -340,11 +341,7 @@ impl TestCluster {
 
     /// A kube client for this cluster, for the test's own runtime.
     pub async fn client(&self) -> Client {
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("reading kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .expect("kube config");
-        Client::try_from(config).expect("kube client")
+        client_for(&self.kubeconfig).await
     }
 
     /// Installs the CRDs this role needs from `crds/` (the shipped files) and waits until they are Established.
