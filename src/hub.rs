@@ -19,7 +19,6 @@ use crate::api::all_crds;
 use crate::cli::HubArgs;
 use crate::controllers::placement::controller::PlacementOptions;
 use crate::controllers::placement::snapshot_plan::Throttle;
-use crate::controllers::{placement, update_run};
 use crate::ops::http::{Readiness, serve};
 use crate::ops::metrics::Metrics;
 
@@ -113,14 +112,12 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
             minimum_interval: args.resource_snapshot_creation_minimum_interval,
         },
     };
-    let placements = placement::controller::run_controllers(client.clone(), metrics.clone(), options, shutdown.clone());
-    let runs = update_run::run_controllers(client, metrics, shutdown.clone());
-    let controllers = async { tokio::join!(placements, runs) };
+    let controllers = crate::controllers::run_hub_controllers(client, metrics, options, shutdown.clone());
     // Controllers finish their reconciles after a signal, but one whose watch had not delivered
     // its first list yet waits for it forever (kube-runtime); it must not keep the process alive.
     let bounded = async {
         tokio::select! {
-            (placed, ()) = controllers => placed,
+            placed = controllers => placed,
             _ = async { shutdown.await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
                 tracing::warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; exiting");
                 Ok(())

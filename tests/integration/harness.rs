@@ -74,16 +74,11 @@ pub fn placement_hub() -> &'static TestCluster {
         let cluster = start_installed("pipehub", Role::Hub);
         run_in_process(&cluster, |client| async move {
             let options = stagehand::controllers::placement::controller::PlacementOptions::default();
-            stagehand::controllers::placement::controller::run_controllers(
-                client,
-                run_metrics(),
-                options,
-                std::future::pending(),
-            )
-            .await
-            .expect("placement controllers");
+            stagehand::controllers::run_hub_controllers(client, run_metrics(), options, std::future::pending())
+                .await
+                .expect("hub controllers");
         });
-        println!("[harness] placement controllers running in-process against pipehub (throttling windows 0s)");
+        println!("[harness] every hub controller running in-process against pipehub (throttling windows 0s)");
         cluster
     })
 }

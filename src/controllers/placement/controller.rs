@@ -29,13 +29,17 @@ use super::policy_snapshot::{self, ExistingPolicy, PolicyPlan};
 use super::resources::content_hash;
 use super::select::{SelectError, identifier, select};
 use super::snapshot_plan::{self, ExistingSnapshot, NewSnapshot, Selection, SnapshotPlan, Throttle};
+use super::status::{BindingReport, PolicyReport, StatusInput, aggregate};
 use crate::api::labels::{
     IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, PARENT_PLACEMENT, PLACEMENT_CLEANUP_FINALIZER,
-    POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX,
+    NUMBER_OF_CLUSTERS, POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX, SUBINDEX_OF_RESOURCE_SNAPSHOT,
+    resource_snapshot_name,
 };
 use crate::api::placement::{
-    ClusterResourcePlacement, ClusterResourcePlacementSpec, ClusterResourceSnapshot, ClusterSchedulingPolicySnapshot,
-    PlacementStatus, ResourcePlacement, ResourceSnapshot, SchedulingPolicySnapshot, SchedulingPolicySnapshotStatus,
+    ApplyStrategyType, ClusterResourceBinding, ClusterResourcePlacement, ClusterResourcePlacementSpec,
+    ClusterResourceSnapshot, ClusterSchedulingPolicySnapshot, PlacementPolicy, PlacementStatus, ResourceBinding,
+    ResourceIdentifier, ResourcePlacement, ResourceSnapshot, RolloutStrategyType, SchedulingPolicySnapshot,
+    SchedulingPolicySnapshotStatus,
 };
 use crate::conditions::{Status, find, set};
 use crate::ops::metrics::Metrics;
@@ -100,6 +104,18 @@ impl Context {
             },
             ns,
         )
+    }
+
+    fn bindings(&self, ns: Option<&str>) -> Api<DynamicObject> {
+        self.api(&self.binding_ar(), ns)
+    }
+
+    fn binding_ar(&self) -> ApiResource {
+        if self.cluster_scoped {
+            ApiResource::erase::<ClusterResourceBinding>(&())
+        } else {
+            ApiResource::erase::<ResourceBinding>(&())
+        }
     }
 
     fn placements(&self, ns: Option<&str>) -> Api<DynamicObject> {
@@ -178,18 +194,19 @@ async fn controller<K>(
     } else {
         ApiResource::erase::<SchedulingPolicySnapshot>(&())
     };
-    let mut controller = Controller::for_stream(placements, reader.clone()).watches_with(
-        Api::all_with(client.clone(), &policy_ar),
-        policy_ar.clone(),
-        watcher::Config::default(),
-        {
-            let store = reader.clone();
+    let mut controller = Controller::for_stream(placements, reader.clone());
+    for ar in [policy_ar, context.binding_ar()] {
+        let store = reader.clone();
+        controller = controller.watches_with(
+            Api::all_with(client.clone(), &ar),
+            ar.clone(),
+            watcher::Config::default(),
             move |obj: DynamicObject| {
                 let parent = obj.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
                 by_name(&store, obj.namespace(), &parent)
-            }
-        },
-    );
+            },
+        );
+    }
     for t in catalog.watched() {
         let store = reader.clone();
         let namespaced = t.namespaced;
@@ -367,7 +384,8 @@ where
     let latest_policy = ensure_policy_snapshot(&ctx, ns, &name, generation, &spec, history, &owner).await?;
 
     let hash = content_hash(&resources);
-    let existing = existing_snapshots(&ctx.resource_snapshots(ns), &parent).await?;
+    let snapshot_objects = ctx.resource_snapshots(ns).list(&parent).await?.items;
+    let existing = existing_snapshots(&snapshot_objects);
     let selection = Selection {
         placement: &name,
         resources: &resources,
@@ -377,12 +395,91 @@ where
     let snapshot_plan = snapshot_plan::plan(&selection, &existing, now, ctx.options.throttle, history);
     let (index, next) = act_snapshots(&ctx, ns, snapshot_plan, &owner).await?;
 
-    status.selected_resources = Some(resources.iter().map(identifier).collect());
-    status.observed_resource_index = Some(index.to_string());
     scheduled_condition(&mut status, &scheduled_type, latest_policy.as_ref(), generation, now);
+    let bindings = ctx.bindings(ns).list(&parent).await?.items;
+    let reports: Vec<BindingReport> = bindings.iter().filter_map(binding_report).collect();
+    let input = StatusInput {
+        kind: ctx.kind(),
+        generation,
+        external: spec.strategy.as_ref().is_some_and(|s| s.type_ == RolloutStrategyType::External),
+        report_diff: spec
+            .strategy
+            .as_ref()
+            .and_then(|s| s.apply_strategy.as_ref())
+            .is_some_and(|a| a.type_ == Some(ApplyStrategyType::ReportDiff)),
+        selection: resources.iter().map(identifier).collect(),
+        latest_snapshot: (resource_snapshot_name(&name, index), index),
+        snapshot_index: existing
+            .iter()
+            .map(|s| (s.name.clone(), s.index))
+            .chain([(resource_snapshot_name(&name, index), index)])
+            .collect(),
+        group_resources: group_resources(&snapshot_objects),
+        policy: latest_policy.as_ref().map(policy_report),
+        bindings: &reports,
+    };
+    aggregate(&mut status, &input, now);
     write_status(&placements, &name, &old_status, &status).await?;
     ctx.metrics.count_reconcile(ctx.kind(), "success");
     Ok(next.map_or_else(|| Action::requeue(RESYNC), Action::requeue))
+}
+
+fn binding_report(binding: &DynamicObject) -> Option<BindingReport> {
+    Some(BindingReport {
+        generation: binding.metadata.generation.unwrap_or_default(),
+        deleting: binding.metadata.deletion_timestamp.is_some(),
+        spec: serde_json::from_value(binding.data["spec"].clone()).ok()?,
+        status: serde_json::from_value(binding.data["status"].clone()).unwrap_or_default(),
+    })
+}
+
+/// Identifiers of the resources of every snapshot group, by index, master first then sub-indexes.
+fn group_resources(snapshots: &[DynamicObject]) -> BTreeMap<u64, Vec<ResourceIdentifier>> {
+    let mut groups: BTreeMap<u64, Vec<(i64, Vec<ResourceIdentifier>)>> = BTreeMap::new();
+    for snapshot in snapshots {
+        let Some(index) = snapshot.labels().get(RESOURCE_INDEX).and_then(|i| i.parse().ok()) else {
+            continue;
+        };
+        let sub = snapshot
+            .annotations()
+            .get(SUBINDEX_OF_RESOURCE_SNAPSHOT)
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(-1);
+        let ids = snapshot.data["spec"]["selectedResources"]
+            .as_array()
+            .map(|items| items.iter().map(identifier).collect())
+            .unwrap_or_default();
+        groups.entry(index).or_default().push((sub, ids));
+    }
+    groups
+        .into_iter()
+        .map(|(index, mut parts)| {
+            parts.sort_by_key(|(sub, _)| *sub);
+            (index, parts.into_iter().flat_map(|(_, ids)| ids).collect())
+        })
+        .collect()
+}
+
+fn policy_report(snapshot: &DynamicObject) -> PolicyReport {
+    let status: SchedulingPolicySnapshotStatus =
+        serde_json::from_value(snapshot.data["status"].clone()).unwrap_or_default();
+    let policy: Option<PlacementPolicy> = serde_json::from_value(snapshot.data["spec"]["policy"].clone())
+        .ok()
+        .flatten();
+    PolicyReport {
+        name: snapshot.name_any(),
+        decisions: status.target_clusters.unwrap_or_default(),
+        placement_type: policy.as_ref().map(|p| p.placement_type).unwrap_or_default(),
+        number_of_clusters: snapshot
+            .annotations()
+            .get(NUMBER_OF_CLUSTERS)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default(),
+        cluster_names: policy
+            .as_ref()
+            .and_then(|p| p.cluster_names.as_ref())
+            .map_or(0, Vec::len),
+    }
 }
 
 fn gone(e: kube::Error) -> Result<(), kube::Error> {
@@ -457,11 +554,8 @@ fn annotation_time(obj: &DynamicObject, key: &str) -> Option<Timestamp> {
     obj.annotations().get(key).and_then(|t| t.parse().ok())
 }
 
-async fn existing_snapshots(api: &Api<DynamicObject>, parent: &ListParams) -> Result<Vec<ExistingSnapshot>, Error> {
-    Ok(api
-        .list(parent)
-        .await?
-        .into_iter()
+fn existing_snapshots(all: &[DynamicObject]) -> Vec<ExistingSnapshot> {
+    all.iter()
         .filter_map(|s| {
             Some(ExistingSnapshot {
                 index: s.labels().get(RESOURCE_INDEX)?.parse().ok()?,
@@ -473,11 +567,11 @@ async fn existing_snapshots(api: &Api<DynamicObject>, parent: &ListParams) -> Re
                     .as_ref()
                     .map(|t| t.0)
                     .unwrap_or(Timestamp::UNIX_EPOCH),
-                change_detected: annotation_time(&s, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME),
+                change_detected: annotation_time(s, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME),
                 name: s.name_any(),
             })
         })
-        .collect())
+        .collect()
 }
 
 async fn label(api: &Api<DynamicObject>, name: &str, key: &str, value: &str) -> Result<(), Error> {

@@ -11,3 +11,4 @@ pub mod policy_snapshot;
 pub mod resources;
 pub mod select;
 pub mod snapshot_plan;
+pub mod status;

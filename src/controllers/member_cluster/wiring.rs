@@ -1,0 +1,246 @@
+//! Runs the MemberCluster controller against the API server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::{Timestamp, ToSpan};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::{Controller, watcher};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::aggregate::{agent_gone, member_status};
+use crate::api::cluster::{ClusterState, InternalMemberCluster, InternalMemberClusterSpec, MemberCluster};
+use crate::api::labels::{IS_FLEET_RESOURCE, MEMBER_CLUSTER_FINALIZER, MEMBER_NAME, WORK_CLEANUP_FINALIZER, member_namespace};
+use crate::api::placement::Work;
+use crate::ops::metrics::Metrics;
+
+/// Field manager of this controller's writes.
+pub const FIELD_MANAGER: &str = "membercluster-controller";
+/// How long a leaving member's agent gets to clean up before the hub removes its namespace
+/// anyway (upstream's `force-delete-wait-time` default), counted from the deletion request.
+const FORCE_DELETE_WAIT_MINUTES: i64 = 15;
+/// How often a deletion in progress is looked at.
+const DELETION_POLL: Duration = Duration::from_secs(2);
+
+/// Why a pass failed; retried.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// An object did not serialise.
+    #[error("serialising: {0}")]
+    Serde(#[from] serde_json::Error),
+}
+
+struct Context {
+    client: Client,
+    metrics: Arc<Metrics>,
+}
+
+/// Runs the controller until `shutdown`.
+pub async fn run_controller(
+    client: Client,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let context = Arc::new(Context {
+        client: client.clone(),
+        metrics,
+    });
+    info!(controller = "membercluster-controller", "starting");
+    Controller::new(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<InternalMemberCluster>::all(client), watcher::Config::default())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, context)
+        .for_each(|_| std::future::ready(()))
+        .await;
+}
+
+fn error_policy(obj: Arc<MemberCluster>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(member = %obj.name_any(), %error, "member cluster reconcile failed");
+    ctx.metrics.count_reconcile("MemberCluster", "error");
+    Action::requeue(Duration::from_secs(2))
+}
+
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
+
+fn ok_if_missing<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn reconcile(cluster: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = cluster.name_any();
+    let clusters = Api::<MemberCluster>::all(ctx.client.clone());
+    if cluster.metadata.deletion_timestamp.is_some() {
+        return leave(&cluster, &ctx).await;
+    }
+    let has_finalizer = cluster.finalizers().iter().any(|f| f == MEMBER_CLUSTER_FINALIZER);
+    if !has_finalizer || cluster.labels().get(MEMBER_NAME) != Some(&name) {
+        let mut finalizers = cluster.finalizers().to_vec();
+        if !has_finalizer {
+            finalizers.push(MEMBER_CLUSTER_FINALIZER.into());
+        }
+        let patch = json!({"metadata": {
+            "finalizers": finalizers, "labels": {MEMBER_NAME: name}, "resourceVersion": cluster.resource_version(),
+        }});
+        clusters.patch(&name, &params(), &Patch::Merge(&patch)).await?;
+    }
+    let namespace = member_namespace(&name);
+    let owner = json!({
+        "apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster", "name": name,
+        "uid": cluster.uid(), "controller": true, "blockOwnerDeletion": true,
+    });
+    let namespaces = Api::<Namespace>::all(ctx.client.clone());
+    let ns_object = json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {IS_FLEET_RESOURCE: "true"}, "ownerReferences": [owner]},
+    });
+    namespaces.patch(&namespace, &apply_params(), &Patch::Apply(&ns_object)).await?;
+    apply_rbac(&ctx.client, &cluster, &namespace).await?;
+
+    let internal_api = Api::<InternalMemberCluster>::namespaced(ctx.client.clone(), &namespace);
+    let heartbeat = cluster.spec.heartbeat_period_seconds.unwrap_or(60);
+    let internal = match internal_api.get_opt(&name).await? {
+        None => {
+            let mut imc = InternalMemberCluster::new(
+                &name,
+                InternalMemberClusterSpec {
+                    state: ClusterState::Join,
+                    heartbeat_period_seconds: Some(heartbeat),
+                },
+            );
+            imc.metadata.owner_references = Some(vec![serde_json::from_value(owner)?]);
+            match internal_api.create(&PostParams::default(), &imc).await {
+                Ok(created) => {
+                    info!(member = %name, %namespace, "member cluster ready to join");
+                    Some(created)
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => internal_api.get_opt(&name).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Some(imc) if imc.spec.state != ClusterState::Join || imc.spec.heartbeat_period_seconds != Some(heartbeat) => {
+            let patch = json!({"spec": {"state": ClusterState::Join, "heartbeatPeriodSeconds": heartbeat}});
+            Some(internal_api.patch(&name, &params(), &Patch::Merge(&patch)).await?)
+        }
+        Some(imc) => Some(imc),
+    };
+    let status = member_status(&cluster, internal.as_ref(), Timestamp::now());
+    if cluster.status.as_ref() != Some(&status) {
+        let patch = json!({"status": status});
+        clusters.patch_status(&name, &params(), &Patch::Merge(&patch)).await?;
+    }
+    ctx.metrics.count_reconcile("MemberCluster", "success");
+    Ok(Action::requeue(Duration::from_secs(
+        u64::try_from(heartbeat).unwrap_or(60),
+    )))
+}
+
+/// The Role and RoleBinding through which the member's identity reaches its namespace (§13.2).
+async fn apply_rbac(client: &Client, cluster: &MemberCluster, namespace: &str) -> Result<(), Error> {
+    let name = cluster.name_any();
+    let role_name = format!("fleet-role-{name}");
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": role_name, "namespace": namespace},
+        "rules": [
+            {"apiGroups": ["cluster.kubernetes-fleet.io", "placement.kubernetes-fleet.io", "networking.fleet.azure.com"],
+             "resources": ["*"], "verbs": ["*"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "update", "patch", "watch", "create"]},
+        ],
+    });
+    Api::<Role>::namespaced(client.clone(), namespace)
+        .patch(&role_name, &apply_params(), &Patch::Apply(&role))
+        .await?;
+    let mut subject = serde_json::to_value(&cluster.spec.identity)?;
+    let kind = subject["kind"].as_str().unwrap_or_default().to_string();
+    if (kind == "User" || kind == "Group") && subject["apiGroup"].as_str().unwrap_or_default().is_empty() {
+        subject["apiGroup"] = json!("rbac.authorization.k8s.io");
+    }
+    let binding_name = format!("fleet-rolebinding-{name}");
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": binding_name, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+        "subjects": [subject],
+    });
+    Api::<RoleBinding>::namespaced(client.clone(), namespace)
+        .patch(&binding_name, &apply_params(), &Patch::Apply(&binding))
+        .await?;
+    Ok(())
+}
+
+/// §13.4: ask the agent to leave, then remove the hub namespace, then let the MemberCluster go.
+async fn leave(cluster: &MemberCluster, ctx: &Context) -> Result<Action, Error> {
+    let name = cluster.name_any();
+    let namespace = member_namespace(&name);
+    let namespaces = Api::<Namespace>::all(ctx.client.clone());
+    match namespaces.get_opt(&namespace).await? {
+        None => {
+            if cluster.finalizers().iter().any(|f| f == MEMBER_CLUSTER_FINALIZER) {
+                let finalizers: Vec<&String> = cluster
+                    .finalizers()
+                    .iter()
+                    .filter(|f| *f != MEMBER_CLUSTER_FINALIZER)
+                    .collect();
+                let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": cluster.resource_version()}});
+                ok_if_missing(
+                    Api::<MemberCluster>::all(ctx.client.clone())
+                        .patch(&name, &params(), &Patch::Merge(&patch))
+                        .await,
+                )?;
+                info!(member = %name, "member cluster left the fleet");
+            }
+            return Ok(Action::await_change());
+        }
+        Some(ns) if ns.metadata.deletion_timestamp.is_some() => return Ok(Action::requeue(DELETION_POLL)),
+        Some(_) => {}
+    }
+    let internal_api = Api::<InternalMemberCluster>::namespaced(ctx.client.clone(), &namespace);
+    let internal = internal_api.get_opt(&name).await?;
+    if let Some(imc) = &internal
+        && imc.spec.state != ClusterState::Leave
+    {
+        let patch = json!({"spec": {"state": ClusterState::Leave}});
+        internal_api.patch(&name, &params(), &Patch::Merge(&patch)).await?;
+        info!(member = %name, "member cluster is leaving: agent asked to leave");
+    }
+    let requested = cluster
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .unwrap_or_else(Timestamp::now);
+    let waited_enough = Timestamp::now() >= requested + FORCE_DELETE_WAIT_MINUTES.minutes();
+    if internal.as_ref().is_none_or(agent_gone) || waited_enough {
+        let works = Api::<Work>::namespaced(ctx.client.clone(), &namespace);
+        for work in works.list(&ListParams::default()).await? {
+            if work.finalizers().iter().any(|f| f == WORK_CLEANUP_FINALIZER) {
+                let patch = json!({"metadata": {"finalizers": null}});
+                ok_if_missing(works.patch(&work.name_any(), &params(), &Patch::Merge(&patch)).await)?;
+            }
+        }
+        ok_if_missing(namespaces.delete(&namespace, &DeleteParams::default()).await)?;
+    }
+    Ok(Action::requeue(DELETION_POLL))
+}

@@ -1,0 +1,318 @@
+//! Runs the rollout controller for ClusterResourcePlacements and ResourcePlacements, woken by
+//! placement spec changes, binding changes and new resource snapshots of the placement.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use super::plan::{RolloutAction, RolloutBinding, RolloutInput, plan};
+use crate::api::condition::Condition;
+use crate::api::labels::{IS_LATEST_SNAPSHOT, PARENT_PLACEMENT, PREVIOUS_BINDING_STATE};
+use crate::api::placement::{
+    ClusterResourceBinding, ClusterResourcePlacement, ClusterResourcePlacementSpec, ClusterResourceSnapshot,
+    PlacementType, ResourceBinding, ResourcePlacement, ResourceSnapshot, RolloutStrategyType,
+};
+use crate::ops::metrics::Metrics;
+
+/// Field manager of the rollout controller's writes.
+pub const FIELD_MANAGER: &str = "rollout-controller";
+const STARTED_MESSAGE: &str = "Detected the new changes on the resources and started the rollout process";
+const NOT_STARTED_MESSAGE: &str = "The resources cannot be updated to the latest because of the rollout strategy";
+
+/// Why a pass failed; retried.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// An object did not parse.
+    #[error("parsing: {0}")]
+    Parse(#[from] serde_json::Error),
+}
+
+struct Context {
+    client: Client,
+    cluster_scoped: bool,
+    metrics: Arc<Metrics>,
+}
+
+impl Context {
+    fn ar(&self, cluster: ApiResource, namespaced: ApiResource) -> ApiResource {
+        if self.cluster_scoped { cluster } else { namespaced }
+    }
+
+    fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
+        match ns {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
+            None => Api::all_with(self.client.clone(), ar),
+        }
+    }
+
+    fn binding_ar(&self) -> ApiResource {
+        self.ar(
+            ApiResource::erase::<ClusterResourceBinding>(&()),
+            ApiResource::erase::<ResourceBinding>(&()),
+        )
+    }
+
+    fn snapshot_ar(&self) -> ApiResource {
+        self.ar(
+            ApiResource::erase::<ClusterResourceSnapshot>(&()),
+            ApiResource::erase::<ResourceSnapshot>(&()),
+        )
+    }
+
+    fn label(&self) -> &'static str {
+        if self.cluster_scoped {
+            "ClusterRollout"
+        } else {
+            "Rollout"
+        }
+    }
+}
+
+/// Runs the rollout controller for both placement kinds until `shutdown`.
+pub async fn run_controllers(
+    client: Client,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
+) {
+    let cluster = controller::<ClusterResourcePlacement>(client.clone(), true, metrics.clone(), shutdown.clone());
+    let namespaced = controller::<ResourcePlacement>(client, false, metrics, shutdown);
+    futures::join!(cluster, namespaced);
+}
+
+async fn controller<K>(
+    client: Client,
+    cluster_scoped: bool,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    let context = Arc::new(Context {
+        client: client.clone(),
+        cluster_scoped,
+        metrics,
+    });
+    let (reader, writer) = reflector::store::<K>();
+    let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    let mut controller = Controller::for_stream(placements, reader.clone());
+    for ar in [context.binding_ar(), context.snapshot_ar()] {
+        let store = reader.clone();
+        controller = controller.watches_with(
+            Api::all_with(client.clone(), &ar),
+            ar.clone(),
+            watcher::Config::default(),
+            move |obj: DynamicObject| {
+                let parent = obj.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
+                by_name(&store, obj.namespace(), &parent)
+            },
+        );
+    }
+    let name = if cluster_scoped {
+        "clusterresourceplacement-rollout-controller"
+    } else {
+        "resourceplacement-rollout-controller"
+    };
+    info!(controller = name, "starting");
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<K>, error_policy::<K>, context)
+        .for_each(|_| std::future::ready(()))
+        .await;
+}
+
+fn by_name<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>, ns: Option<String>, name: &str) -> Vec<ObjectRef<K>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|p| p.name_any() == name && p.namespace() == ns)
+        .map(|p| ObjectRef::from_obj(&*p))
+        .collect()
+}
+
+fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(placement = %obj.meta().name.clone().unwrap_or_default(), %error, "rollout pass failed");
+    ctx.metrics.count_reconcile(ctx.label(), "error");
+    Action::requeue(Duration::from_secs(2))
+}
+
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    if obj.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let value = serde_json::to_value(&*obj)?;
+    let spec: ClusterResourcePlacementSpec = serde_json::from_value(value["spec"].clone())?;
+    let strategy = spec.strategy.clone().unwrap_or_default();
+    // External placements are rolled out by staged update runs (§9.1).
+    if strategy.type_ != RolloutStrategyType::RollingUpdate {
+        return Ok(Action::await_change());
+    }
+    let name = obj.name_any();
+    let ns = obj.namespace();
+    let ns = ns.as_deref();
+    let latest = ctx
+        .api(&ctx.snapshot_ar(), ns)
+        .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name},{IS_LATEST_SNAPSHOT}=true")))
+        .await?
+        .items;
+    let Some(latest) = latest.first() else {
+        return Ok(Action::await_change());
+    };
+    let bindings_api = ctx.api(&ctx.binding_ar(), ns);
+    let objects = bindings_api
+        .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name}")))
+        .await?
+        .items;
+    let bindings: Vec<RolloutBinding> = objects.iter().filter_map(view).collect();
+    let policy = spec.policy.clone().unwrap_or_default();
+    let target = match policy.placement_type {
+        PlacementType::PickAll => None,
+        PlacementType::PickN => Some(usize::try_from(policy.number_of_clusters.unwrap_or_default()).unwrap_or_default()),
+        PlacementType::PickFixed => Some(policy.cluster_names.as_ref().map_or(0, Vec::len)),
+    };
+    let apply_strategy = strategy.apply_strategy.clone().unwrap_or_default().defaulted();
+    let latest_name = latest.name_any();
+    let input = RolloutInput {
+        config: strategy.rolling_update.clone().unwrap_or_default(),
+        apply_strategy: apply_strategy.clone(),
+        latest_snapshot: &latest_name,
+        target,
+        bindings: &bindings,
+    };
+    let now = Timestamp::now();
+    let planned = plan(&input, now);
+    let pushed = planned
+        .actions
+        .iter()
+        .any(|a| matches!(a, RolloutAction::PushApplyStrategy { .. }));
+    for action in planned.actions {
+        match action {
+            RolloutAction::PushApplyStrategy { binding } => {
+                let patch = json!({"spec": {"applyStrategy": exact(&serde_json::to_value(&apply_strategy)?)}});
+                bindings_api.patch(&binding, &params(), &Patch::Merge(&patch)).await?;
+            }
+            RolloutAction::Bind { binding } => {
+                let patch = json!({"spec": {
+                    "state": "Bound", "resourceSnapshotName": latest_name,
+                    "resourceOverrideSnapshots": null, "clusterResourceOverrideSnapshots": null,
+                    "applyStrategy": exact(&serde_json::to_value(&apply_strategy)?),
+                }});
+                let updated = bindings_api.patch(&binding, &params(), &Patch::Merge(&patch)).await?;
+                mark(&bindings_api, &updated, true, now).await?;
+                info!(placement = %name, %binding, snapshot = %latest_name, "rolling out");
+            }
+            RolloutAction::Delete { binding } => match bindings_api.delete(&binding, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            },
+            RolloutAction::MarkStarted { binding, started } => {
+                if let Some(obj) = objects.iter().find(|b| b.name_any() == binding) {
+                    mark(&bindings_api, obj, started, now).await?;
+                }
+            }
+        }
+    }
+    ctx.metrics.count_reconcile(ctx.label(), "success");
+    if pushed {
+        return Ok(Action::requeue(Duration::from_millis(100)));
+    }
+    Ok(planned.requeue_after.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Every key of an apply strategy, so a merge patch replaces it exactly.
+fn exact(strategy: &Value) -> Value {
+    let mut value = strategy.clone();
+    if let Value::Object(map) = &mut value {
+        for key in [
+            "type",
+            "comparisonOption",
+            "whenToApply",
+            "whenToTakeOver",
+            "allowCoOwnership",
+            "serverSideApplyConfig",
+        ] {
+            map.entry(key).or_insert(Value::Null);
+        }
+    }
+    value
+}
+
+/// Sets `RolloutStarted` for the binding's current generation.
+async fn mark(api: &Api<DynamicObject>, binding: &DynamicObject, started: bool, now: Timestamp) -> Result<(), Error> {
+    let mut conditions: Vec<Condition> =
+        serde_json::from_value(binding.data["status"]["conditions"].clone()).unwrap_or_default();
+    let (status, reason, message) = if started {
+        ("True", "RolloutStarted", STARTED_MESSAGE)
+    } else {
+        ("False", "RolloutNotStartedYet", NOT_STARTED_MESSAGE)
+    };
+    let previous = conditions.iter().find(|c| c.type_ == "RolloutStarted").cloned();
+    conditions.retain(|c| c.type_ != "RolloutStarted");
+    let transition = match previous {
+        Some(p) if p.status == status => p.last_transition_time,
+        _ => Some(Time(now)),
+    };
+    conditions.push(Condition {
+        type_: "RolloutStarted".into(),
+        status: status.into(),
+        observed_generation: binding.metadata.generation,
+        last_transition_time: transition,
+        reason: reason.into(),
+        message: message.into(),
+    });
+    let patch = json!({
+        "metadata": {"resourceVersion": binding.resource_version()},
+        "status": {"conditions": conditions},
+    });
+    api.patch_status(&binding.name_any(), &params(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+fn view(binding: &DynamicObject) -> Option<RolloutBinding> {
+    let spec = &binding.data["spec"];
+    Some(RolloutBinding {
+        name: binding.name_any(),
+        generation: binding.metadata.generation.unwrap_or_default(),
+        state: serde_json::from_value(spec["state"].clone()).ok()?,
+        deleting: binding.metadata.deletion_timestamp.is_some(),
+        cluster: spec["targetCluster"].as_str().unwrap_or_default().to_string(),
+        snapshot: spec["resourceSnapshotName"].as_str().unwrap_or_default().to_string(),
+        apply_strategy: serde_json::from_value(spec["applyStrategy"].clone()).ok(),
+        previous_state: binding
+            .annotations()
+            .get(PREVIOUS_BINDING_STATE)
+            .and_then(|s| serde_json::from_value(json!(s)).ok()),
+        conditions: serde_json::from_value(binding.data["status"]["conditions"].clone()).ok(),
+    })
+}

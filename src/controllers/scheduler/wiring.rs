@@ -1,0 +1,381 @@
+//! Runs the scheduler against the API server: one controller for ClusterResourcePlacements and
+//! one for ResourcePlacements, woken by placement spec changes and deletion (§7.1), policy
+//! snapshot and binding changes of the placement, and member cluster changes that can alter a
+//! decision (labels, taints, eligibility, deletion; then every placement is looked at).
+
+use std::collections::hash_map::DefaultHasher;
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::cycle::{BindingAction, BindingView, PlacementKey, PolicyInput, schedule};
+use super::eligibility::eligibility;
+use crate::api::cluster::MemberCluster;
+use crate::api::labels::{
+    IS_LATEST_SNAPSHOT, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT, PLACEMENT_GENERATION, PREVIOUS_BINDING_STATE,
+    SCHEDULER_BINDING_CLEANUP_FINALIZER, SCHEDULER_CLEANUP_FINALIZER,
+};
+use crate::api::placement::{
+    BindingState, ClusterDecision, ClusterResourceBinding, ClusterResourcePlacement, ClusterSchedulingPolicySnapshot,
+    PlacementPolicy, ResourceBinding, ResourcePlacement, SchedulingPolicySnapshot, SchedulingPolicySnapshotStatus,
+};
+use crate::ops::metrics::Metrics;
+
+/// Field manager of the scheduler's writes.
+pub const FIELD_MANAGER: &str = "scheduler";
+/// Safety-net resync.
+const RESYNC: Duration = Duration::from_secs(5 * 60);
+
+/// Why a cycle failed; retried.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// An object did not parse.
+    #[error("parsing: {0}")]
+    Parse(#[from] serde_json::Error),
+}
+
+struct Context {
+    client: Client,
+    cluster_scoped: bool,
+    metrics: Arc<Metrics>,
+}
+
+impl Context {
+    fn resource(&self, cluster: ApiResource, namespaced: ApiResource) -> ApiResource {
+        if self.cluster_scoped { cluster } else { namespaced }
+    }
+
+    fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
+        match ns {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
+            None => Api::all_with(self.client.clone(), ar),
+        }
+    }
+
+    fn placement_ar(&self) -> ApiResource {
+        self.resource(
+            ApiResource::erase::<ClusterResourcePlacement>(&()),
+            ApiResource::erase::<ResourcePlacement>(&()),
+        )
+    }
+
+    fn binding_ar(&self) -> ApiResource {
+        self.resource(
+            ApiResource::erase::<ClusterResourceBinding>(&()),
+            ApiResource::erase::<ResourceBinding>(&()),
+        )
+    }
+
+    fn policy_ar(&self) -> ApiResource {
+        self.resource(
+            ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&()),
+            ApiResource::erase::<SchedulingPolicySnapshot>(&()),
+        )
+    }
+
+    fn label(&self) -> &'static str {
+        if self.cluster_scoped {
+            "ClusterScheduler"
+        } else {
+            "Scheduler"
+        }
+    }
+}
+
+/// Runs the scheduler for both placement kinds until `shutdown`.
+pub async fn run_controllers(
+    client: Client,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
+) {
+    let cluster = controller::<ClusterResourcePlacement>(client.clone(), true, metrics.clone(), shutdown.clone());
+    let namespaced = controller::<ResourcePlacement>(client, false, metrics, shutdown);
+    futures::join!(cluster, namespaced);
+}
+
+async fn controller<K>(
+    client: Client,
+    cluster_scoped: bool,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    let context = Arc::new(Context {
+        client: client.clone(),
+        cluster_scoped,
+        metrics,
+    });
+    let (reader, writer) = reflector::store::<K>();
+    let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    let clusters = watcher(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(scheduling_relevant, Default::default())
+        .filter_map(|event| std::future::ready(event.ok().map(|_| ())));
+    let mut controller = Controller::for_stream(placements, reader.clone()).reconcile_all_on(clusters);
+    for ar in [context.policy_ar(), context.binding_ar()] {
+        let store = reader.clone();
+        controller = controller.watches_with(
+            Api::all_with(client.clone(), &ar),
+            ar.clone(),
+            watcher::Config::default(),
+            move |obj: DynamicObject| {
+                let parent = obj.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
+                by_name(&store, obj.namespace(), &parent)
+            },
+        );
+    }
+    let name = if cluster_scoped {
+        "clusterscheduler"
+    } else {
+        "scheduler"
+    };
+    info!(controller = name, "starting");
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<K>, error_policy::<K>, context)
+        .for_each(|_| std::future::ready(()))
+        .await;
+}
+
+/// What about a member cluster can change a scheduling decision (§7.1). Eligibility is judged
+/// now: a cluster that just joined wakes every placement.
+fn scheduling_relevant(cluster: &MemberCluster) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    cluster.labels().hash(&mut hasher);
+    serde_json::to_string(&cluster.spec.taints).ok().hash(&mut hasher);
+    cluster.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    eligibility(cluster, Timestamp::now()).is_ok().hash(&mut hasher);
+    if let Some(status) = &cluster.status {
+        serde_json::to_string(&status.properties.as_ref().map(|p| p.keys().collect::<Vec<_>>()))
+            .ok()
+            .hash(&mut hasher);
+        serde_json::to_string(&status.namespaces).ok().hash(&mut hasher);
+        serde_json::to_string(&status.resource_usage.as_ref().map(|u| (&u.capacity, &u.allocatable, &u.available)))
+            .ok()
+            .hash(&mut hasher);
+    }
+    Some(hasher.finish())
+}
+
+fn by_name<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>, ns: Option<String>, name: &str) -> Vec<ObjectRef<K>> {
+    store
+        .state()
+        .into_iter()
+        .filter(|p| p.name_any() == name && p.namespace() == ns)
+        .map(|p| ObjectRef::from_obj(&*p))
+        .collect()
+}
+
+fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(placement = %obj.meta().name.clone().unwrap_or_default(), %error, "scheduling failed");
+    ctx.metrics.count_reconcile(ctx.label(), "error");
+    Action::requeue(Duration::from_secs(2))
+}
+
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+fn tolerate_missing(result: Result<(), kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        other => other,
+    }
+}
+
+async fn set_finalizers(api: &Api<DynamicObject>, obj: &DynamicObject, finalizers: Vec<String>) -> Result<(), kube::Error> {
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
+    tolerate_missing(api.patch(&obj.name_any(), &params(), &Patch::Merge(&patch)).await.map(|_| ()))
+}
+
+fn without(obj: &DynamicObject, finalizer: &str) -> Vec<String> {
+    obj.finalizers().iter().filter(|f| *f != finalizer).cloned().collect()
+}
+
+async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    let name = obj.name_any();
+    let ns = obj.namespace();
+    let ns = ns.as_deref();
+    let placements = ctx.api(&ctx.placement_ar(), ns);
+    let bindings_api = ctx.api(&ctx.binding_ar(), ns);
+    let parent = ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name}"));
+    // Read the placement afresh: the store copy may predate a finalizer another controller added.
+    let Some(placement) = placements.get_opt(&name).await? else {
+        return Ok(Action::await_change());
+    };
+    let has_cleanup = placement.finalizers().iter().any(|f| f == SCHEDULER_CLEANUP_FINALIZER);
+
+    if placement.metadata.deletion_timestamp.is_some() {
+        if has_cleanup {
+            for binding in bindings_api.list(&parent).await? {
+                set_finalizers(&bindings_api, &binding, without(&binding, SCHEDULER_BINDING_CLEANUP_FINALIZER)).await?;
+                if binding.metadata.deletion_timestamp.is_none() {
+                    tolerate_missing(
+                        bindings_api
+                            .delete(&binding.name_any(), &DeleteParams::default())
+                            .await
+                            .map(|_| ()),
+                    )?;
+                }
+            }
+            set_finalizers(&placements, &placement, without(&placement, SCHEDULER_CLEANUP_FINALIZER)).await?;
+            info!(placement = %name, "placement deleted: its bindings are deleted");
+        }
+        return Ok(Action::await_change());
+    }
+
+    let policies = ctx.api(&ctx.policy_ar(), ns);
+    let latest = policies
+        .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name},{IS_LATEST_SNAPSHOT}=true")))
+        .await?
+        .items;
+    let [snapshot] = latest.as_slice() else {
+        // None yet (its creation wakes us) or, briefly, two while the placement controller flips them.
+        return Ok(Action::requeue(RESYNC));
+    };
+    if !has_cleanup {
+        let mut finalizers = placement.finalizers().to_vec();
+        finalizers.push(SCHEDULER_CLEANUP_FINALIZER.into());
+        set_finalizers(&placements, &placement, finalizers).await?;
+    }
+
+    let clusters = Api::<MemberCluster>::all(ctx.client.clone()).list(&ListParams::default()).await?.items;
+    let bindings = bindings_api.list(&parent).await?.items;
+    let views: Vec<BindingView> = bindings.iter().map(view).collect::<Result<_, _>>()?;
+    let policy: Option<PlacementPolicy> = serde_json::from_value(snapshot.data["spec"]["policy"].clone()).ok().flatten();
+    let status: SchedulingPolicySnapshotStatus =
+        serde_json::from_value(snapshot.data["status"].clone()).unwrap_or_default();
+    let annotation = |key: &str| snapshot.annotations().get(key).and_then(|v| v.parse::<i64>().ok());
+    let input = PolicyInput {
+        name: &snapshot.name_any(),
+        generation: snapshot.metadata.generation.unwrap_or_default(),
+        placement_generation: annotation(PLACEMENT_GENERATION).unwrap_or_default(),
+        number_of_clusters: annotation(NUMBER_OF_CLUSTERS).and_then(|n| usize::try_from(n).ok()),
+        policy: policy.as_ref(),
+        status: &status,
+    };
+    let key = PlacementKey { name: &name, namespace: ns };
+    let outcome = schedule(key, &input, &clusters, &views, Timestamp::now());
+
+    for action in outcome.actions {
+        act(&ctx, &bindings_api, &bindings, &name, ns, input.name, action).await?;
+    }
+    if let Some(status) = outcome.status {
+        let patch = json!({"metadata": {"resourceVersion": snapshot.resource_version()}, "status": status});
+        policies
+            .patch_status(&snapshot.name_any(), &params(), &Patch::Merge(&patch))
+            .await?;
+    }
+    ctx.metrics.count_reconcile(ctx.label(), "success");
+    Ok(Action::requeue(RESYNC))
+}
+
+fn view(binding: &DynamicObject) -> Result<BindingView, serde_json::Error> {
+    let spec = &binding.data["spec"];
+    let state: BindingState = serde_json::from_value(spec["state"].clone())?;
+    let decision: ClusterDecision = serde_json::from_value(spec["clusterDecision"].clone()).unwrap_or_default();
+    Ok(BindingView {
+        name: binding.name_any(),
+        state,
+        target: spec["targetCluster"].as_str().unwrap_or_default().to_string(),
+        policy_snapshot: spec["schedulingPolicySnapshotName"].as_str().unwrap_or_default().to_string(),
+        deleting: binding.metadata.deletion_timestamp.is_some(),
+        has_finalizer: binding.finalizers().iter().any(|f| f == SCHEDULER_BINDING_CLEANUP_FINALIZER),
+        previous_state: binding
+            .annotations()
+            .get(PREVIOUS_BINDING_STATE)
+            .and_then(|s| serde_json::from_value(json!(s)).ok()),
+        decision,
+    })
+}
+
+async fn act(
+    ctx: &Context,
+    api: &Api<DynamicObject>,
+    bindings: &[DynamicObject],
+    placement: &str,
+    ns: Option<&str>,
+    policy_snapshot: &str,
+    action: BindingAction,
+) -> Result<(), Error> {
+    let resource_version = |name: &str| {
+        bindings
+            .iter()
+            .find(|b| b.name_any() == name)
+            .and_then(|b| b.resource_version())
+    };
+    match action {
+        BindingAction::Create { name, cluster, decision } => {
+            let ar = ctx.binding_ar();
+            let mut obj = DynamicObject::new(&name, &ar);
+            obj.metadata.namespace = ns.map(str::to_string);
+            obj.metadata.labels = Some([(PARENT_PLACEMENT.to_string(), placement.to_string())].into());
+            obj.metadata.finalizers = Some(vec![SCHEDULER_BINDING_CLEANUP_FINALIZER.into()]);
+            obj.data = json!({"spec": {
+                "state": BindingState::Scheduled,
+                "resourceSnapshotName": "",
+                "schedulingPolicySnapshotName": policy_snapshot,
+                "targetCluster": cluster,
+                "clusterDecision": decision,
+            }});
+            match api.create(&PostParams::default(), &obj).await {
+                Ok(_) => info!(%placement, %cluster, binding = %name, "scheduled"),
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        BindingAction::Repoint {
+            binding,
+            state,
+            decision,
+        } => {
+            let patch = json!({
+                "metadata": {"resourceVersion": resource_version(&binding), "annotations": {PREVIOUS_BINDING_STATE: null}},
+                "spec": {"state": state, "schedulingPolicySnapshotName": policy_snapshot, "clusterDecision": decision},
+            });
+            api.patch(&binding, &params(), &Patch::Merge(&patch)).await?;
+        }
+        BindingAction::Unschedule { binding, previous } => {
+            let patch = json!({
+                "metadata": {"resourceVersion": resource_version(&binding), "annotations": {PREVIOUS_BINDING_STATE: previous}},
+                "spec": {"state": BindingState::Unscheduled},
+            });
+            api.patch(&binding, &params(), &Patch::Merge(&patch)).await?;
+            info!(%placement, %binding, "unscheduled");
+        }
+        BindingAction::DropFinalizer { binding } => {
+            if let Some(obj) = bindings.iter().find(|b| b.name_any() == binding) {
+                set_finalizers(api, obj, without(obj, SCHEDULER_BINDING_CLEANUP_FINALIZER)).await?;
+            }
+        }
+    }
+    Ok(())
+}
