@@ -6,6 +6,7 @@ mod control_plane;
 mod crds;
 mod harness;
 mod hub;
+mod pipeline;
 mod placements;
 mod seeds;
 mod update_runs;

@@ -17,7 +17,11 @@ const HUB_CONDITIONS: [&str; 3] = [READY_TO_JOIN, JOINED, "Healthy"];
 
 /// The MemberCluster status for `cluster` given its InternalMemberCluster (absent while it is
 /// being created).
-pub fn member_status(cluster: &MemberCluster, internal: Option<&InternalMemberCluster>, now: Timestamp) -> MemberClusterStatus {
+pub fn member_status(
+    cluster: &MemberCluster,
+    internal: Option<&InternalMemberCluster>,
+    now: Timestamp,
+) -> MemberClusterStatus {
     let generation = cluster.metadata.generation.unwrap_or_default();
     let old = cluster.status.clone().unwrap_or_default();
     let reported = internal.and_then(|i| i.status.clone()).unwrap_or_default();
@@ -47,9 +51,17 @@ pub fn member_status(cluster: &MemberCluster, internal: Option<&InternalMemberCl
         })
         .collect();
     let (status, reason, message) = if joined.iter().all(|j| *j == Some("True")) {
-        (Status::True, "MemberClusterJoined", "All member agents have joined the fleet")
+        (
+            Status::True,
+            "MemberClusterJoined",
+            "All member agents have joined the fleet",
+        )
     } else if joined.iter().all(|j| *j == Some("False")) {
-        (Status::False, "MemberClusterLeft", "All member agents have left the fleet")
+        (
+            Status::False,
+            "MemberClusterLeft",
+            "All member agents have left the fleet",
+        )
     } else {
         (
             Status::Unknown,
@@ -58,7 +70,11 @@ pub fn member_status(cluster: &MemberCluster, internal: Option<&InternalMemberCl
         )
     };
     let ready = if status == Status::False {
-        (Status::False, "MemberClusterNotReadyToJoin", "The member cluster is leaving the fleet")
+        (
+            Status::False,
+            "MemberClusterNotReadyToJoin",
+            "The member cluster is leaving the fleet",
+        )
     } else {
         (
             Status::True,
@@ -66,7 +82,15 @@ pub fn member_status(cluster: &MemberCluster, internal: Option<&InternalMemberCl
             "The member cluster's hub namespace, role and internal member cluster are in place",
         )
     };
-    set(&mut conditions, READY_TO_JOIN, ready.0, ready.1, ready.2, generation, now);
+    set(
+        &mut conditions,
+        READY_TO_JOIN,
+        ready.0,
+        ready.1,
+        ready.2,
+        generation,
+        now,
+    );
     set(&mut conditions, JOINED, status, reason, message, generation, now);
     MemberClusterStatus {
         conditions,
@@ -150,7 +174,10 @@ mod tests {
     #[test]
     fn joined_agent_makes_the_member_joined() {
         let status = member_status(&cluster(), Some(&internal(Some("True"))), now());
-        assert_eq!(condition(&status, JOINED), ("True".into(), "MemberClusterJoined".into()));
+        assert_eq!(
+            condition(&status, JOINED),
+            ("True".into(), "MemberClusterJoined".into())
+        );
         assert_eq!(
             condition(&status, READY_TO_JOIN),
             ("True".into(), "MemberClusterReadyToJoin".into())

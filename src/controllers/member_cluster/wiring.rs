@@ -16,7 +16,9 @@ use tracing::{info, warn};
 
 use super::aggregate::{agent_gone, member_status};
 use crate::api::cluster::{ClusterState, InternalMemberCluster, InternalMemberClusterSpec, MemberCluster};
-use crate::api::labels::{IS_FLEET_RESOURCE, MEMBER_CLUSTER_FINALIZER, MEMBER_NAME, WORK_CLEANUP_FINALIZER, member_namespace};
+use crate::api::labels::{
+    IS_FLEET_RESOURCE, MEMBER_CLUSTER_FINALIZER, MEMBER_NAME, WORK_CLEANUP_FINALIZER, member_namespace,
+};
 use crate::api::placement::Work;
 use crate::ops::metrics::Metrics;
 
@@ -115,7 +117,9 @@ async fn reconcile(cluster: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Act
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {IS_FLEET_RESOURCE: "true"}, "ownerReferences": [owner]},
     });
-    namespaces.patch(&namespace, &apply_params(), &Patch::Apply(&ns_object)).await?;
+    namespaces
+        .patch(&namespace, &apply_params(), &Patch::Apply(&ns_object))
+        .await?;
     apply_rbac(&ctx.client, &cluster, &namespace).await?;
 
     let internal_api = Api::<InternalMemberCluster>::namespaced(ctx.client.clone(), &namespace);
@@ -203,7 +207,8 @@ async fn leave(cluster: &MemberCluster, ctx: &Context) -> Result<Action, Error> 
                     .iter()
                     .filter(|f| *f != MEMBER_CLUSTER_FINALIZER)
                     .collect();
-                let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": cluster.resource_version()}});
+                let patch =
+                    json!({"metadata": {"finalizers": finalizers, "resourceVersion": cluster.resource_version()}});
                 ok_if_missing(
                     Api::<MemberCluster>::all(ctx.client.clone())
                         .patch(&name, &params(), &Patch::Merge(&patch))

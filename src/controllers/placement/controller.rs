@@ -31,8 +31,8 @@ use super::select::{SelectError, identifier, select};
 use super::snapshot_plan::{self, ExistingSnapshot, NewSnapshot, Selection, SnapshotPlan, Throttle};
 use super::status::{BindingReport, PolicyReport, StatusInput, aggregate};
 use crate::api::labels::{
-    IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, PARENT_PLACEMENT, PLACEMENT_CLEANUP_FINALIZER,
-    NUMBER_OF_CLUSTERS, POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX, SUBINDEX_OF_RESOURCE_SNAPSHOT,
+    IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT,
+    PLACEMENT_CLEANUP_FINALIZER, POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX, SUBINDEX_OF_RESOURCE_SNAPSHOT,
     resource_snapshot_name,
 };
 use crate::api::placement::{
@@ -401,7 +401,10 @@ where
     let input = StatusInput {
         kind: ctx.kind(),
         generation,
-        external: spec.strategy.as_ref().is_some_and(|s| s.type_ == RolloutStrategyType::External),
+        external: spec
+            .strategy
+            .as_ref()
+            .is_some_and(|s| s.type_ == RolloutStrategyType::External),
         report_diff: spec
             .strategy
             .as_ref()
@@ -545,7 +548,19 @@ async fn write_status(
     if old == new {
         return Ok(());
     }
-    let patch = json!({"status": serde_json::to_value(new)?});
+    let mut status = serde_json::to_value(new)?;
+    // A merge patch keeps keys it does not mention: clear the ones this status leaves out.
+    if let Value::Object(map) = &mut status {
+        for key in [
+            "selectedResources",
+            "observedResourceIndex",
+            "placementStatuses",
+            "conditions",
+        ] {
+            map.entry(key).or_insert(Value::Null);
+        }
+    }
+    let patch = json!({"status": status});
     api.patch_status(name, &params(), &Patch::Merge(&patch)).await?;
     Ok(())
 }

@@ -196,7 +196,11 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
     status.selected_resources = Some(input.selection.clone());
     status.observed_resource_index = Some(input.latest_snapshot.1.to_string());
     let scheduled = find(&status.conditions, &scheduled_type).map(|c| c.status.clone());
-    let Some(policy) = input.policy.as_ref().filter(|_| scheduled.as_deref().is_some_and(|s| s != "Unknown")) else {
+    let Some(policy) = input
+        .policy
+        .as_ref()
+        .filter(|_| scheduled.as_deref().is_some_and(|s| s != "Unknown"))
+    else {
         status.placement_statuses = None;
         return;
     };
@@ -237,7 +241,9 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
             now,
         );
         let binding = input.bindings.iter().find(|b| {
-            !b.deleting && !b.spec.target_cluster.is_empty() && b.spec.target_cluster == decision.cluster_name
+            !b.deleting
+                && !b.spec.target_cluster.is_empty()
+                && b.spec.target_cluster == decision.cluster_name
                 && b.spec.scheduling_policy_snapshot_name == policy.name
         });
         match binding {
@@ -254,14 +260,20 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
                 touched.push(Step::RolloutStarted.name());
             }
             Some(binding) if input.external => {
-                cluster.observed_resource_index = Some(
-                    input
-                        .snapshot_index
-                        .get(&binding.spec.resource_snapshot_name)
-                        .map(u64::to_string)
-                        .unwrap_or_default(),
+                // Upstream omits an empty index.
+                cluster.observed_resource_index = input
+                    .snapshot_index
+                    .get(&binding.spec.resource_snapshot_name)
+                    .map(u64::to_string);
+                copy_steps(
+                    &mut cluster,
+                    &mut conditions,
+                    &mut touched,
+                    binding,
+                    steps,
+                    input.generation,
+                    now,
                 );
-                copy_steps(&mut cluster, &mut conditions, &mut touched, binding, steps, input.generation, now);
             }
             Some(binding) => {
                 cluster.observed_resource_index = Some(input.latest_snapshot.1.to_string());
@@ -277,10 +289,26 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
                     } else {
                         (Status::Unknown, Step::RolloutStarted.pending(), "")
                     };
-                    set(&mut conditions, "RolloutStarted", s, reason, message, input.generation, now);
+                    set(
+                        &mut conditions,
+                        "RolloutStarted",
+                        s,
+                        reason,
+                        message,
+                        input.generation,
+                        now,
+                    );
                     touched.push("RolloutStarted");
                 } else {
-                    copy_steps(&mut cluster, &mut conditions, &mut touched, binding, steps, input.generation, now);
+                    copy_steps(
+                        &mut cluster,
+                        &mut conditions,
+                        &mut touched,
+                        binding,
+                        steps,
+                        input.generation,
+                        now,
+                    );
                 }
             }
         }
@@ -349,7 +377,11 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
                 status,
                 format!(
                     "Rollout is controlled by an external controller and no resource snapshot name is observed across clusters, probably rollout has not started yet; check the {} objects",
-                    if input.kind == "ClusterResourcePlacement" { "ClusterStagedUpdateRun" } else { "StagedUpdateRun" }
+                    if input.kind == "ClusterResourcePlacement" {
+                        "ClusterStagedUpdateRun"
+                    } else {
+                        "StagedUpdateRun"
+                    }
                 ),
             );
             return;
@@ -357,9 +389,9 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
         let index: u64 = first.parse().unwrap_or_default();
         status.observed_resource_index = Some(first.to_string());
         status.selected_resources = Some(input.group_resources.get(&index).cloned().unwrap_or_default());
-        let not_started = per_cluster.iter().find(|c| {
-            find(&c.conditions, "RolloutStarted").is_none_or(|r| r.status == "Unknown")
-        });
+        let not_started = per_cluster
+            .iter()
+            .find(|c| find(&c.conditions, "RolloutStarted").is_none_or(|r| r.status == "Unknown"));
         if let Some(cluster) = not_started {
             external_unknown(
                 status,
@@ -374,7 +406,9 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
         }
     }
     let overrides = per_cluster.iter().any(|c| {
-        c.applicable_cluster_resource_overrides.as_ref().is_some_and(|o| !o.is_empty())
+        c.applicable_cluster_resource_overrides
+            .as_ref()
+            .is_some_and(|o| !o.is_empty())
             || c.applicable_resource_overrides.as_ref().is_some_and(|o| !o.is_empty())
     });
     let mut keep = vec![scheduled_type.clone()];
@@ -390,7 +424,10 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
             (
                 Status::Unknown,
                 step.pending(),
-                format!("There are still {unknown} cluster(s) in the process of deciding whether to {}", step.name()),
+                format!(
+                    "There are still {unknown} cluster(s) in the process of deciding whether to {}",
+                    step.name()
+                ),
             )
         } else if failed > 0 {
             let (reason, message) = step.failed(failed);
@@ -399,7 +436,15 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
             let (reason, message) = step.succeeded(selected_count, overrides);
             (Status::True, reason, message)
         };
-        set(&mut status.conditions, &placement_type(*step), s, reason, message, input.generation, now);
+        set(
+            &mut status.conditions,
+            &placement_type(*step),
+            s,
+            reason,
+            message,
+            input.generation,
+            now,
+        );
         keep.push(placement_type(*step));
         if s != Status::True {
             break;
@@ -424,14 +469,35 @@ fn copy_steps(
         let fresh = find(&binding.status.conditions, step.name())
             .filter(|c| c.observed_generation == Some(binding.generation) && c.status != "Unknown");
         let Some(c) = fresh else {
-            set(conditions, step.name(), Status::Unknown, step.pending(), "", generation, now);
+            set(
+                conditions,
+                step.name(),
+                Status::Unknown,
+                step.pending(),
+                "",
+                generation,
+                now,
+            );
             return;
         };
-        let s = if c.status == "True" { Status::True } else { Status::False };
-        set(conditions, step.name(), s, &c.reason, c.message.clone(), generation, now);
+        let s = if c.status == "True" {
+            Status::True
+        } else {
+            Status::False
+        };
+        set(
+            conditions,
+            step.name(),
+            s,
+            &c.reason,
+            c.message.clone(),
+            generation,
+            now,
+        );
         match step {
             Step::RolloutStarted if s == Status::True => {
-                cluster.applicable_cluster_resource_overrides = binding.spec.cluster_resource_override_snapshots.clone();
+                cluster.applicable_cluster_resource_overrides =
+                    binding.spec.cluster_resource_override_snapshots.clone();
                 cluster.applicable_resource_overrides = binding.spec.resource_override_snapshots.clone();
             }
             Step::Applied | Step::Available => {

@@ -30,7 +30,11 @@ fn binding(cluster: &str, snapshot: &str, true_steps: &[&str]) -> BindingReport 
         generation: 2,
         deleting: false,
         spec: ClusterResourceBindingSpec {
-            state: if snapshot.is_empty() { BindingState::Scheduled } else { BindingState::Bound },
+            state: if snapshot.is_empty() {
+                BindingState::Scheduled
+            } else {
+                BindingState::Bound
+            },
             resource_snapshot_name: snapshot.into(),
             scheduling_policy_snapshot_name: "crp-0".into(),
             target_cluster: cluster.into(),
@@ -38,13 +42,24 @@ fn binding(cluster: &str, snapshot: &str, true_steps: &[&str]) -> BindingReport 
             ..Default::default()
         },
         status: ResourceBindingStatus {
-            conditions: Some(true_steps.iter().map(|t| condition(t, "True", &format!("{t}Reason"), 2)).collect()),
+            conditions: Some(
+                true_steps
+                    .iter()
+                    .map(|t| condition(t, "True", &format!("{t}Reason"), 2))
+                    .collect(),
+            ),
             ..Default::default()
         },
     }
 }
 
-const ALL_TRUE: [&str; 5] = ["RolloutStarted", "Overridden", "WorkSynchronized", "Applied", "Available"];
+const ALL_TRUE: [&str; 5] = [
+    "RolloutStarted",
+    "Overridden",
+    "WorkSynchronized",
+    "Applied",
+    "Available",
+];
 
 fn input<'a>(external: bool, bindings: &'a [BindingReport]) -> StatusInput<'a> {
     StatusInput {
@@ -99,7 +114,10 @@ fn placement_condition(status: &PlacementStatus, step: &str) -> Option<(String, 
 
 #[test]
 fn external_placement_before_any_run_matches_the_documented_status() {
-    let bindings: Vec<_> = ["member1", "member2", "member3"].iter().map(|c| binding(c, "", &[])).collect();
+    let bindings: Vec<_> = ["member1", "member2", "member3"]
+        .iter()
+        .map(|c| binding(c, "", &[]))
+        .collect();
     let mut status = scheduled_status();
     aggregate(&mut status, &input(true, &bindings), now());
     assert_eq!(status.observed_resource_index, None);
@@ -121,7 +139,11 @@ fn external_placement_before_any_run_matches_the_documented_status() {
         types,
         [
             ("Scheduled".into(), "True".into(), "Scheduled".into()),
-            ("RolloutStarted".into(), "Unknown".into(), "RolloutStartedUnknown".into())
+            (
+                "RolloutStarted".into(),
+                "Unknown".into(),
+                "RolloutStartedUnknown".into()
+            )
         ]
     );
 }
@@ -140,7 +162,10 @@ fn external_placement_after_a_finished_run_is_available_on_that_index() {
         assert_eq!(placement_condition(&status, step).unwrap().0, "True", "{step}");
     }
     let available = find(&status.conditions, "ClusterResourcePlacementAvailable").unwrap();
-    assert_eq!(available.message, "The selected resources in 3 cluster(s) are available now");
+    assert_eq!(
+        available.message,
+        "The selected resources in 3 cluster(s) are available now"
+    );
     assert_eq!(available.observed_generation, Some(1));
     let cluster = &status.placement_statuses.unwrap()[0];
     assert_eq!(cluster.observed_resource_index.as_deref(), Some("0"));
@@ -240,6 +265,9 @@ fn pick_n_short_of_clusters_lists_the_failures() {
     let clusters = status.placement_statuses.unwrap();
     assert_eq!(clusters.len(), 2);
     let failed = find(&clusters[1].conditions, "Scheduled").unwrap();
-    assert_eq!((failed.status.as_str(), failed.reason.as_str()), ("False", "ScheduleFailed"));
+    assert_eq!(
+        (failed.status.as_str(), failed.reason.as_str()),
+        ("False", "ScheduleFailed")
+    );
     assert_eq!(clusters[1].cluster_name, "");
 }

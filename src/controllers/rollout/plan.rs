@@ -101,7 +101,8 @@ pub fn plan(input: &RolloutInput, now: Timestamp) -> RolloutPlan {
     let mut result = RolloutPlan::default();
     let live: Vec<&RolloutBinding> = input.bindings.iter().filter(|b| !b.deleting).collect();
     for binding in &live {
-        if binding.state != BindingState::Unscheduled && binding.apply_strategy.as_ref() != Some(&input.apply_strategy) {
+        if binding.state != BindingState::Unscheduled && binding.apply_strategy.as_ref() != Some(&input.apply_strategy)
+        {
             result.actions.push(RolloutAction::PushApplyStrategy {
                 binding: binding.name.clone(),
             });
@@ -110,9 +111,8 @@ pub fn plan(input: &RolloutInput, now: Timestamp) -> RolloutPlan {
     if !result.actions.is_empty() {
         return result;
     }
-    let period = Duration::from_secs(
-        u64::try_from(input.config.unavailable_period_seconds.unwrap_or(60)).unwrap_or(60),
-    );
+    let period =
+        Duration::from_secs(u64::try_from(input.config.unavailable_period_seconds.unwrap_or(60)).unwrap_or(60));
     // A cluster whose old binding is still being deleted waits for it to go.
     let waiting: Vec<&str> = input
         .bindings
@@ -124,7 +124,10 @@ pub fn plan(input: &RolloutInput, now: Timestamp) -> RolloutPlan {
     if !waiting.is_empty() {
         result.requeue_after = Some(DELETING_WAIT);
     }
-    let considered: Vec<&RolloutBinding> = live.into_iter().filter(|b| !waiting.contains(&b.cluster.as_str())).collect();
+    let considered: Vec<&RolloutBinding> = live
+        .into_iter()
+        .filter(|b| !waiting.contains(&b.cluster.as_str()))
+        .collect();
 
     let mut removals = Vec::new();
     let mut free_removals = Vec::new();
@@ -170,7 +173,8 @@ pub fn plan(input: &RolloutInput, now: Timestamp) -> RolloutPlan {
     let max_surge = scaled(input.config.max_surge.as_ref(), target);
     let mut to_remove = i64::try_from(ready).unwrap_or_default()
         - i64::try_from(target.saturating_sub(max_unavailable)).unwrap_or_default();
-    let mut to_add = i64::try_from(target + max_surge).unwrap_or_default() - i64::try_from(can_be_ready).unwrap_or_default();
+    let mut to_add =
+        i64::try_from(target + max_surge).unwrap_or_default() - i64::try_from(can_be_ready).unwrap_or_default();
 
     for binding in free_removals {
         result.actions.push(RolloutAction::Delete {
@@ -253,13 +257,15 @@ fn readiness(binding: &RolloutBinding, period: Duration, now: Timestamp) -> (boo
 
 /// §8 "has failed": a step False at the current generation for a reason other than progress.
 fn has_failed(binding: &RolloutBinding) -> bool {
-    ["Overridden", "WorkSynchronized", "Applied", "Available"].iter().any(|t| {
-        find(&binding.conditions, t).is_some_and(|c| {
-            c.status == "False"
-                && c.observed_generation == Some(binding.generation)
-                && !IN_PROGRESS_REASONS.contains(&c.reason.as_str())
+    ["Overridden", "WorkSynchronized", "Applied", "Available"]
+        .iter()
+        .any(|t| {
+            find(&binding.conditions, t).is_some_and(|c| {
+                c.status == "False"
+                    && c.observed_generation == Some(binding.generation)
+                    && !IN_PROGRESS_REASONS.contains(&c.reason.as_str())
+            })
         })
-    })
 }
 
 /// A count or percentage of `target`, rounded up; 25% when absent.

@@ -140,7 +140,11 @@ async fn controller<K>(
         .await;
 }
 
-fn by_name<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>, ns: Option<String>, name: &str) -> Vec<ObjectRef<K>> {
+fn by_name<K: Resource<DynamicType = ()> + Clone>(
+    store: &Store<K>,
+    ns: Option<String>,
+    name: &str,
+) -> Vec<ObjectRef<K>> {
     store
         .state()
         .into_iter()
@@ -196,7 +200,9 @@ where
     let policy = spec.policy.clone().unwrap_or_default();
     let target = match policy.placement_type {
         PlacementType::PickAll => None,
-        PlacementType::PickN => Some(usize::try_from(policy.number_of_clusters.unwrap_or_default()).unwrap_or_default()),
+        PlacementType::PickN => {
+            Some(usize::try_from(policy.number_of_clusters.unwrap_or_default()).unwrap_or_default())
+        }
         PlacementType::PickFixed => Some(policy.cluster_names.as_ref().map_or(0, Vec::len)),
     };
     let apply_strategy = strategy.apply_strategy.clone().unwrap_or_default().defaulted();

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
-use super::filters::{affinity_score, filter};
 use super::eligibility::eligibility;
+use super::filters::{affinity_score, filter};
 use crate::api::cluster::MemberCluster;
 use crate::api::condition::Condition;
 use crate::api::placement::{
@@ -331,7 +331,11 @@ impl Cycle<'_> {
         if names.is_empty() {
             return None;
         }
-        let selected_now = self.already_selected().into_iter().map(str::to_string).collect::<BTreeSet<_>>();
+        let selected_now = self
+            .already_selected()
+            .into_iter()
+            .map(str::to_string)
+            .collect::<BTreeSet<_>>();
         let mut picked = Vec::new();
         let mut unselected = Vec::new();
         for name in names.iter().collect::<BTreeSet<_>>() {
@@ -482,12 +486,22 @@ fn report(
         (
             Status::False,
             UNFULFILLED,
-            format!("could not find all clusters needed as specified by the scheduling policy, found {found} cluster(s) instead"),
+            format!(
+                "could not find all clusters needed as specified by the scheduling policy, found {found} cluster(s) instead"
+            ),
         )
     };
     let old = policy.status;
     let mut conditions = old.conditions.clone();
-    set(&mut conditions, SCHEDULED, status, reason, message, policy.generation, now);
+    set(
+        &mut conditions,
+        SCHEDULED,
+        status,
+        reason,
+        message,
+        policy.generation,
+        now,
+    );
     selected.extend(unselected);
     let new = SchedulingPolicySnapshotStatus {
         observed_crp_generation: policy.placement_generation,

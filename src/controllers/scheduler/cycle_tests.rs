@@ -83,7 +83,9 @@ fn created(outcome: &Outcome) -> Vec<String> {
 }
 
 fn condition(outcome: &Outcome) -> Condition {
-    find(&outcome.status.as_ref().unwrap().conditions, SCHEDULED).unwrap().clone()
+    find(&outcome.status.as_ref().unwrap().conditions, SCHEDULED)
+        .unwrap()
+        .clone()
 }
 
 fn pick_n(n: i32) -> PlacementPolicy {
@@ -257,7 +259,14 @@ fn pick_fixed_binds_named_clusters_and_reports_missing_ones() {
     let c = condition(&outcome);
     assert_eq!(c.status, "False");
     let decisions = outcome.status.unwrap().target_clusters.unwrap();
-    let reason = |name: &str| decisions.iter().find(|d| d.cluster_name == name).unwrap().reason.clone();
+    let reason = |name: &str| {
+        decisions
+            .iter()
+            .find(|d| d.cluster_name == name)
+            .unwrap()
+            .reason
+            .clone()
+    };
     assert_eq!(
         reason("member1"),
         "Successfully scheduled resources for placement in \"member1\": picked by scheduling policy"
@@ -378,5 +387,8 @@ fn binding_names_are_dns_labels_in_upstreams_shape() {
     assert_eq!(suffix.len(), 8);
     let long = binding_name(&"p".repeat(60), &"c".repeat(60), now());
     assert!(long.len() <= 63, "{long}");
-    assert_ne!(binding_name("a", "b", now()), binding_name("a", "b", now() + 1.second()));
+    assert_ne!(
+        binding_name("a", "b", now()),
+        binding_name("a", "b", now() + 1.second())
+    );
 }

@@ -30,11 +30,13 @@ pub fn eligibility(cluster: &MemberCluster, now: Timestamp) -> Result<(), String
         }
         None => return Err("cluster is not connected to the fleet: member agent not online yet".into()),
     }
-    if !find(&agent.conditions, "Joined").is_some_and(|c| c.status == "True") {
+    if find(&agent.conditions, "Joined").is_none_or(|c| c.status != "True") {
         return Err("cluster is not connected to the fleet: member agent not joined yet".into());
     }
     let Some(healthy) = find(&agent.conditions, "Healthy") else {
-        return Err("cluster is not connected to the fleet: health condition from member agent is not available".into());
+        return Err(
+            "cluster is not connected to the fleet: health condition from member agent is not available".into(),
+        );
     };
     if healthy.status != "True" {
         let since = healthy.last_transition_time.as_ref().map(|t| t.0).unwrap_or(now);

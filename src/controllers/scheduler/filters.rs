@@ -97,7 +97,8 @@ fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
     match toleration.operator.unwrap_or_default() {
         TolerationOperator::Exists => key.is_empty() || key == taint.key,
         TolerationOperator::Equal => {
-            key == taint.key && toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default()
+            key == taint.key
+                && toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default()
         }
     }
 }

@@ -172,14 +172,23 @@ fn scheduling_relevant(cluster: &MemberCluster) -> Option<u64> {
             .ok()
             .hash(&mut hasher);
         serde_json::to_string(&status.namespaces).ok().hash(&mut hasher);
-        serde_json::to_string(&status.resource_usage.as_ref().map(|u| (&u.capacity, &u.allocatable, &u.available)))
-            .ok()
-            .hash(&mut hasher);
+        serde_json::to_string(
+            &status
+                .resource_usage
+                .as_ref()
+                .map(|u| (&u.capacity, &u.allocatable, &u.available)),
+        )
+        .ok()
+        .hash(&mut hasher);
     }
     Some(hasher.finish())
 }
 
-fn by_name<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>, ns: Option<String>, name: &str) -> Vec<ObjectRef<K>> {
+fn by_name<K: Resource<DynamicType = ()> + Clone>(
+    store: &Store<K>,
+    ns: Option<String>,
+    name: &str,
+) -> Vec<ObjectRef<K>> {
     store
         .state()
         .into_iter()
@@ -208,9 +217,17 @@ fn tolerate_missing(result: Result<(), kube::Error>) -> Result<(), kube::Error> 
     }
 }
 
-async fn set_finalizers(api: &Api<DynamicObject>, obj: &DynamicObject, finalizers: Vec<String>) -> Result<(), kube::Error> {
+async fn set_finalizers(
+    api: &Api<DynamicObject>,
+    obj: &DynamicObject,
+    finalizers: Vec<String>,
+) -> Result<(), kube::Error> {
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
-    tolerate_missing(api.patch(&obj.name_any(), &params(), &Patch::Merge(&patch)).await.map(|_| ()))
+    tolerate_missing(
+        api.patch(&obj.name_any(), &params(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ()),
+    )
 }
 
 fn without(obj: &DynamicObject, finalizer: &str) -> Vec<String> {
@@ -236,7 +253,12 @@ where
     if placement.metadata.deletion_timestamp.is_some() {
         if has_cleanup {
             for binding in bindings_api.list(&parent).await? {
-                set_finalizers(&bindings_api, &binding, without(&binding, SCHEDULER_BINDING_CLEANUP_FINALIZER)).await?;
+                set_finalizers(
+                    &bindings_api,
+                    &binding,
+                    without(&binding, SCHEDULER_BINDING_CLEANUP_FINALIZER),
+                )
+                .await?;
                 if binding.metadata.deletion_timestamp.is_none() {
                     tolerate_missing(
                         bindings_api
@@ -246,7 +268,12 @@ where
                     )?;
                 }
             }
-            set_finalizers(&placements, &placement, without(&placement, SCHEDULER_CLEANUP_FINALIZER)).await?;
+            set_finalizers(
+                &placements,
+                &placement,
+                without(&placement, SCHEDULER_CLEANUP_FINALIZER),
+            )
+            .await?;
             info!(placement = %name, "placement deleted: its bindings are deleted");
         }
         return Ok(Action::await_change());
@@ -267,10 +294,15 @@ where
         set_finalizers(&placements, &placement, finalizers).await?;
     }
 
-    let clusters = Api::<MemberCluster>::all(ctx.client.clone()).list(&ListParams::default()).await?.items;
+    let clusters = Api::<MemberCluster>::all(ctx.client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
     let bindings = bindings_api.list(&parent).await?.items;
     let views: Vec<BindingView> = bindings.iter().map(view).collect::<Result<_, _>>()?;
-    let policy: Option<PlacementPolicy> = serde_json::from_value(snapshot.data["spec"]["policy"].clone()).ok().flatten();
+    let policy: Option<PlacementPolicy> = serde_json::from_value(snapshot.data["spec"]["policy"].clone())
+        .ok()
+        .flatten();
     let status: SchedulingPolicySnapshotStatus =
         serde_json::from_value(snapshot.data["status"].clone()).unwrap_or_default();
     let annotation = |key: &str| snapshot.annotations().get(key).and_then(|v| v.parse::<i64>().ok());
@@ -282,7 +314,10 @@ where
         policy: policy.as_ref(),
         status: &status,
     };
-    let key = PlacementKey { name: &name, namespace: ns };
+    let key = PlacementKey {
+        name: &name,
+        namespace: ns,
+    };
     let outcome = schedule(key, &input, &clusters, &views, Timestamp::now());
 
     for action in outcome.actions {
@@ -306,9 +341,15 @@ fn view(binding: &DynamicObject) -> Result<BindingView, serde_json::Error> {
         name: binding.name_any(),
         state,
         target: spec["targetCluster"].as_str().unwrap_or_default().to_string(),
-        policy_snapshot: spec["schedulingPolicySnapshotName"].as_str().unwrap_or_default().to_string(),
+        policy_snapshot: spec["schedulingPolicySnapshotName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         deleting: binding.metadata.deletion_timestamp.is_some(),
-        has_finalizer: binding.finalizers().iter().any(|f| f == SCHEDULER_BINDING_CLEANUP_FINALIZER),
+        has_finalizer: binding
+            .finalizers()
+            .iter()
+            .any(|f| f == SCHEDULER_BINDING_CLEANUP_FINALIZER),
         previous_state: binding
             .annotations()
             .get(PREVIOUS_BINDING_STATE)
@@ -333,7 +374,11 @@ async fn act(
             .and_then(|b| b.resource_version())
     };
     match action {
-        BindingAction::Create { name, cluster, decision } => {
+        BindingAction::Create {
+            name,
+            cluster,
+            decision,
+        } => {
             let ar = ctx.binding_ar();
             let mut obj = DynamicObject::new(&name, &ar);
             obj.metadata.namespace = ns.map(str::to_string);
