@@ -41,7 +41,7 @@ fn agent() -> &'static Agent {
 }
 
 /// Writes the member agent's report on the cluster's InternalMemberCluster.
-fn heartbeat(hub: &TestCluster, name: &str, joined: bool) {
+pub fn heartbeat(hub: &TestCluster, name: &str, joined: bool) {
     let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap().to_string();
     let condition = |t: &str, status: bool| {
         json!({"type": t, "status": if status {"True"} else {"False"}, "reason": format!("InternalMemberCluster{t}"),
@@ -65,8 +65,15 @@ fn heartbeat(hub: &TestCluster, name: &str, joined: bool) {
     ]);
 }
 
-/// Creates a MemberCluster, waits for its InternalMemberCluster and makes it join.
+/// Creates a MemberCluster, waits for its InternalMemberCluster and makes it join; the agent
+/// stand-in keeps its heartbeat fresh.
 fn join(hub: &TestCluster, name: &str, labels: &[(&str, &str)], taint: Option<&str>) {
+    register_member(hub, name, labels, taint);
+    agent().joined.lock().unwrap().insert(name.to_string());
+}
+
+/// Creates a MemberCluster, waits for its InternalMemberCluster and reports one heartbeat.
+pub fn register_member(hub: &TestCluster, name: &str, labels: &[(&str, &str)], taint: Option<&str>) {
     let labels: serde_json::Map<String, Value> = labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
     let mut spec = json!({"identity": {"kind": "User", "name": format!("{name}-agent")}, "heartbeatPeriodSeconds": 30});
     if let Some(key) = taint {
@@ -84,7 +91,6 @@ fn join(hub: &TestCluster, name: &str, labels: &[(&str, &str)], taint: Option<&s
             .then_some(())
     });
     heartbeat(hub, name, true);
-    agent().joined.lock().unwrap().insert(name.to_string());
     wait_for(&format!("{name} Joined"), WAIT, || {
         let table = hub.kubectl_ok(&["get", "membercluster", name]);
         (cells(&table, name)[1] == "True").then_some(())
@@ -92,7 +98,7 @@ fn join(hub: &TestCluster, name: &str, labels: &[(&str, &str)], taint: Option<&s
 }
 
 /// The shared fleet of the seed documents: member1..3 with their labels, joined, untainted.
-fn fleet() -> &'static TestCluster {
+pub fn fleet() -> &'static TestCluster {
     static FLEET: OnceLock<()> = OnceLock::new();
     let hub = placement_hub();
     FLEET.get_or_init(|| {
@@ -111,7 +117,7 @@ fn get_json(hub: &TestCluster, args: &[&str]) -> Value {
 }
 
 /// (name, state, target cluster, policy snapshot, resource snapshot) of a CRP's bindings.
-fn bindings(hub: &TestCluster, placement: &str) -> Vec<(String, String, String, String, String)> {
+pub fn bindings(hub: &TestCluster, placement: &str) -> Vec<(String, String, String, String, String)> {
     let list = get_json(
         hub,
         &["crb", "-l", &format!("kubernetes-fleet.io/parent-CRP={placement}")],

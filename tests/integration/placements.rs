@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::{TestCluster, placement_hub, repo_root, unique, wait_for};
+use crate::pipeline::fleet;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -39,7 +40,7 @@ fn json(hub: &TestCluster, args: &[&str]) -> Value {
 
 #[test]
 fn doc_a_snapshots_follow_the_config_map() {
-    let hub = placement_hub();
+    let hub = fleet();
     hub.kubectl_ok(&["create", "ns", "test-namespace"]);
     hub.kubectl_ok(&[
         "create",
@@ -133,9 +134,20 @@ fn doc_a_snapshots_follow_the_config_map() {
         policy["metadata"]["annotations"]["kubernetes-fleet.io/CRP-generation"],
         "1"
     );
-    let crp = json(hub, &["crp", "example-placement"]);
-    assert_eq!(crp["status"]["selectedResources"][1]["name"], "test-cm");
-    assert_eq!(crp["metadata"]["finalizers"][0], "kubernetes-fleet.io/crp-cleanup");
+    // Scheduled on member1..3 and no run yet: the status of §11.3, with nothing selected or
+    // observed until a run binds the clusters to one index.
+    let crp = wait_for("example-placement scheduled", WAIT, || {
+        let crp = json(hub, &["crp", "example-placement"]);
+        (crp["status"]["placementStatuses"].as_array().map(Vec::len) == Some(3)).then_some(crp)
+    });
+    assert_eq!(crp["status"]["selectedResources"], Value::Null, "{crp}");
+    assert_eq!(crp["status"]["observedResourceIndex"], Value::Null, "{crp}");
+    let finalizers = crp["metadata"]["finalizers"].to_string();
+    assert!(finalizers.contains("kubernetes-fleet.io/crp-cleanup"), "{finalizers}");
+    assert!(
+        finalizers.contains("kubernetes-fleet.io/scheduler-cleanup"),
+        "{finalizers}"
+    );
 
     // A change to something that is never propagated (kubectl's last-applied annotation) wakes the
     // placement but makes no new snapshot.
