@@ -2,9 +2,9 @@
 //! resources, keeps the policy and resource snapshots current (for every rollout strategy, SD-5),
 //! and reports `selectedResources`, `observedResourceIndex` and the `…Scheduled` condition.
 //!
-//! Woken by placement spec changes, policy snapshot changes and changes of any hub object a
-//! placement could select (metadata watches over every selectable type, mapped to placements
-//! through the placement store).
+//! Woken by placement spec changes, policy snapshot and binding changes, and changes of any hub
+//! object a placement could select (the shared watch caches of every selectable type, mapped to
+//! placements through the placement store).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -14,7 +14,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
@@ -24,6 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
+use super::cache::{Changed, ResourceCache};
 use super::catalog::Catalog;
 use super::policy_snapshot::{self, ExistingPolicy, PolicyPlan};
 use super::resources::content_hash;
@@ -70,6 +70,7 @@ pub enum Error {
 struct Context {
     client: Client,
     catalog: Catalog,
+    cache: ResourceCache,
     options: PlacementOptions,
     cluster_scoped: bool,
     metrics: Arc<Metrics>,
@@ -153,22 +154,44 @@ pub async fn run_controllers(
         types = catalog.watched().len(),
         "placement controllers watch these hub types for changes"
     );
+    let (cache, mut changes) = ResourceCache::start(&client, &catalog, 2);
+    // Selecting from a cache still filling would snapshot a partial selection.
+    tokio::select! {
+        () = cache.ready() => {}
+        _ = shutdown.clone() => return Ok(()),
+    }
+    let namespaced_changes = changes.pop().expect("two subscribers");
+    let cluster_changes = changes.pop().expect("two subscribers");
     let cluster = controller::<ClusterResourcePlacement>(
         client.clone(),
         catalog.clone(),
+        cache.clone(),
+        cluster_changes,
         options,
         true,
         metrics.clone(),
         shutdown.clone(),
     );
-    let namespaced = controller::<ResourcePlacement>(client, catalog, options, false, metrics, shutdown);
+    let namespaced = controller::<ResourcePlacement>(
+        client,
+        catalog,
+        cache,
+        namespaced_changes,
+        options,
+        false,
+        metrics,
+        shutdown,
+    );
     futures::join!(cluster, namespaced);
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn controller<K>(
     client: Client,
     catalog: Catalog,
+    cache: ResourceCache,
+    changes: futures::channel::mpsc::UnboundedReceiver<Changed>,
     options: PlacementOptions,
     cluster_scoped: bool,
     metrics: Arc<Metrics>,
@@ -184,7 +207,8 @@ async fn controller<K>(
         .predicate_filter(predicates::generation, Default::default());
     let context = Arc::new(Context {
         client: client.clone(),
-        catalog: catalog.clone(),
+        catalog,
+        cache,
         options,
         cluster_scoped,
         metrics,
@@ -207,23 +231,10 @@ async fn controller<K>(
             },
         );
     }
-    for t in catalog.watched() {
-        let store = reader.clone();
-        let namespaced = t.namespaced;
-        let is_namespace = t.resource.group.is_empty() && t.resource.kind == "Namespace";
-        let (group, kind) = (t.resource.group.clone(), t.resource.kind.clone());
-        let metadata = Api::<PartialObjectMeta<DynamicObject>>::all_with(client.clone(), &t.resource);
-        let changes = watcher(metadata, watcher::Config::default())
-            .default_backoff()
-            .touched_objects()
-            .map(move |event| {
-                event.map(|meta: PartialObjectMeta<DynamicObject>| {
-                    affected(&store, cluster_scoped, namespaced, is_namespace, &group, &kind, &meta)
-                })
-            });
-        controller =
-            controller.reconcile_on(changes.flat_map(|refs| futures::stream::iter(refs.into_iter().flatten())));
-    }
+    let store = reader.clone();
+    let affected_placements =
+        changes.flat_map(move |changed| futures::stream::iter(affected(&store, cluster_scoped, &changed)));
+    controller = controller.reconcile_on(affected_placements);
     let name = if cluster_scoped {
         "clusterresourceplacement-controller"
     } else {
@@ -255,14 +266,9 @@ fn by_name<K: Resource<DynamicType = ()> + Clone>(
 fn affected<K: Resource<DynamicType = ()> + Clone + Serialize>(
     store: &Store<K>,
     cluster_scoped: bool,
-    namespaced: bool,
-    is_namespace: bool,
-    group: &str,
-    kind: &str,
-    meta: &PartialObjectMeta<DynamicObject>,
+    changed: &Changed,
 ) -> Vec<ObjectRef<K>> {
-    let obj_ns = meta.metadata.namespace.clone();
-    let obj_name = meta.metadata.name.clone().unwrap_or_default();
+    let is_namespace = changed.group.is_empty() && changed.kind == "Namespace";
     store
         .state()
         .into_iter()
@@ -275,15 +281,19 @@ fn affected<K: Resource<DynamicType = ()> + Clone + Serialize>(
                 let named = |n: &str| s.name.as_deref().is_none_or(|want| want == n);
                 if cluster_scoped {
                     let ns_selector = s.group.is_empty() && s.kind == "Namespace";
-                    match (namespaced, &obj_ns) {
+                    match (changed.namespaced, &changed.namespace) {
                         (true, Some(ns)) => ns_selector && named(ns),
                         _ => {
-                            (is_namespace && ns_selector && named(&obj_name))
-                                || (s.group == group && s.kind == kind && named(&obj_name))
+                            (is_namespace && ns_selector && named(&changed.name))
+                                || (s.group == changed.group && s.kind == changed.kind && named(&changed.name))
                         }
                     }
                 } else {
-                    namespaced && p.namespace() == obj_ns && s.group == group && s.kind == kind && named(&obj_name)
+                    changed.namespaced
+                        && p.namespace() == changed.namespace
+                        && s.group == changed.group
+                        && s.kind == changed.kind
+                        && named(&changed.name)
                 }
             })
         })
@@ -362,7 +372,7 @@ where
     let scheduled_type = format!("{}Scheduled", ctx.kind());
     let now = Timestamp::now();
 
-    let resources = match select(&ctx.client, &ctx.catalog, ns, &spec.resource_selectors).await {
+    let resources = match select(&ctx.client, &ctx.cache, &ctx.catalog, ns, &spec.resource_selectors).await {
         Ok(resources) => resources,
         Err(SelectError::Invalid(message)) => {
             set(

@@ -5,6 +5,7 @@
 //! These are pure functions; the controller that observes placements and hub resources and acts
 //! on these plans is not part of `stagehand hub` yet (see the README's status table).
 
+pub mod cache;
 pub mod catalog;
 pub mod controller;
 pub mod policy_snapshot;

@@ -1,13 +1,15 @@
-//! Resource selection for one placement (§4.2), reading the hub directly.
+//! Resource selection for one placement (§4.2), reading the shared watch caches (and the hub
+//! only for a selector that names a version other than the cached, preferred one).
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DynamicObject, ListParams};
-use kube::core::Selector;
+use kube::core::{Selector, SelectorExt};
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
+use super::cache::ResourceCache;
 use super::catalog::{Catalog, SelectableType};
 use super::resources::{is_skipped, prepare};
 use crate::api::placement::{ResourceIdentifier, ResourceSelectorTerm, SelectionScope};
@@ -35,28 +37,41 @@ fn api_for(client: &Client, t: &SelectableType, namespace: Option<&str>) -> Api<
     }
 }
 
-fn list_params(selector: &Option<LabelSelector>) -> Result<ListParams, SelectError> {
-    match selector {
-        None => Ok(ListParams::default()),
-        Some(s) => {
-            let parsed = Selector::try_from(s.clone())
-                .map_err(|e| SelectError::Invalid(format!("invalid label selector: {e}")))?;
-            Ok(ListParams::default().labels_from(&parsed))
-        }
-    }
+fn label_selector(selector: &Option<LabelSelector>) -> Result<Option<Selector>, SelectError> {
+    selector
+        .as_ref()
+        .map(|s| {
+            Selector::try_from(s.clone()).map_err(|e| SelectError::Invalid(format!("invalid label selector: {e}")))
+        })
+        .transpose()
 }
 
 async fn fetch(
     client: &Client,
+    cache: &ResourceCache,
     t: &SelectableType,
     namespace: Option<&str>,
     term: &ResourceSelectorTerm,
 ) -> Result<Vec<DynamicObject>, SelectError> {
-    let api = api_for(client, t, namespace);
-    match &term.name {
-        Some(name) => Ok(api.get_opt(name).await?.into_iter().collect()),
-        None => Ok(api.list(&list_params(&term.label_selector)?).await?.items),
-    }
+    let selector = label_selector(&term.label_selector)?;
+    let Some(store) = cache.store(t) else {
+        let api = api_for(client, t, namespace);
+        return match &term.name {
+            Some(name) => Ok(api.get_opt(name).await?.into_iter().collect()),
+            None => {
+                let params = selector.map_or_else(ListParams::default, |s| ListParams::default().labels_from(&s));
+                Ok(api.list(&params).await?.items)
+            }
+        };
+    };
+    Ok(store
+        .state()
+        .into_iter()
+        .filter(|obj| !t.namespaced || obj.namespace().as_deref() == namespace)
+        .filter(|obj| term.name.as_ref().is_none_or(|n| *n == obj.name_any()))
+        .filter(|obj| term.name.is_some() || selector.as_ref().is_none_or(|s| s.matches(obj.labels())))
+        .map(|obj| DynamicObject::clone(&obj))
+        .collect())
 }
 
 fn to_value(t: &SelectableType, obj: DynamicObject) -> Value {
@@ -70,6 +85,7 @@ fn to_value(t: &SelectableType, obj: DynamicObject) -> Value {
 /// ResourcePlacement's namespace (`None` for a ClusterResourcePlacement).
 pub async fn select(
     client: &Client,
+    cache: &ResourceCache,
     catalog: &Catalog,
     namespace: Option<&str>,
     selectors: &[ResourceSelectorTerm],
@@ -101,7 +117,7 @@ pub async fn select(
             }
             _ => {}
         }
-        for obj in fetch(client, &t, namespace, term).await? {
+        for obj in fetch(client, cache, &t, namespace, term).await? {
             if is_namespace {
                 let name = obj.name_any();
                 let scope = term.selection_scope.unwrap_or_default();
@@ -111,10 +127,10 @@ pub async fn select(
                             "namespace {name} is reserved (default, kube-*, fleet-*) and cannot be placed with its resources"
                         )));
                     }
-                    picked.extend(namespace_contents(client, catalog, &name).await?);
+                    picked.extend(namespace_contents(cache, &name));
                 }
             }
-            let service_exists = endpoints_have_service(client, &t, &obj).await?;
+            let service_exists = endpoints_have_service(cache, &t, &obj);
             let value = to_value(&t, obj);
             if !is_skipped(&value, service_exists) {
                 picked.push(value);
@@ -131,28 +147,41 @@ pub async fn select(
     Ok(prepare(picked))
 }
 
-async fn namespace_contents(client: &Client, catalog: &Catalog, namespace: &str) -> Result<Vec<Value>, SelectError> {
+fn namespace_contents(cache: &ResourceCache, namespace: &str) -> Vec<Value> {
     let mut out = Vec::new();
-    for t in catalog.namespaced_types() {
-        let api = api_for(client, t, Some(namespace));
-        for obj in api.list(&ListParams::default()).await?.items {
-            let service_exists = endpoints_have_service(client, t, &obj).await?;
-            let value = to_value(t, obj);
+    for (t, store) in cache.namespaced() {
+        for obj in store.state() {
+            if obj.namespace().as_deref() != Some(namespace) {
+                continue;
+            }
+            let service_exists = t.resource.group.is_empty()
+                && t.resource.kind == "Endpoints"
+                && service_exists(cache, namespace, &obj.name_any());
+            let value = to_value(t, DynamicObject::clone(&obj));
             if !is_skipped(&value, service_exists) {
                 out.push(value);
             }
         }
     }
-    Ok(out)
+    out
 }
 
-async fn endpoints_have_service(client: &Client, t: &SelectableType, obj: &DynamicObject) -> Result<bool, SelectError> {
-    if !(t.resource.group.is_empty() && t.resource.kind == "Endpoints") {
-        return Ok(false);
-    }
-    let services: Api<k8s_openapi::api::core::v1::Service> =
-        Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
-    Ok(services.get_opt(&obj.name_any()).await?.is_some())
+/// Whether an Endpoints object belongs to a Service (then it is not placed).
+fn endpoints_have_service(cache: &ResourceCache, t: &SelectableType, obj: &DynamicObject) -> bool {
+    t.resource.group.is_empty()
+        && t.resource.kind == "Endpoints"
+        && service_exists(cache, &obj.namespace().unwrap_or_default(), &obj.name_any())
+}
+
+fn service_exists(cache: &ResourceCache, namespace: &str, name: &str) -> bool {
+    cache.namespaced().any(|(t, store)| {
+        t.resource.group.is_empty()
+            && t.resource.kind == "Service"
+            && store
+                .state()
+                .iter()
+                .any(|s| s.namespace().as_deref() == Some(namespace) && s.name_any() == name)
+    })
 }
 
 fn identifier_key(value: &Value) -> String {
