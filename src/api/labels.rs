@@ -42,6 +42,11 @@ pub const MEMBER_NAME: &str = "kubernetes-fleet.io/member-name";
 /// Marks the hub namespaces `fleet-member-<name>`.
 pub const IS_FLEET_RESOURCE: &str = "kubernetes-fleet.io/is-fleet-resource";
 
+/// Stagehand's own annotation on a placement: the time a staged update run without a resource
+/// index asked for the pending resource change to be snapshotted now, inside the throttling
+/// windows (SD-11).
+pub const SNAPSHOT_REQUESTED_AT: &str = "stagehand.kubernetes-fleet.io/snapshot-requested-at";
+
 /// Run an approval request belongs to.
 pub const TARGET_UPDATE_RUN: &str = "kubernetes-fleet.io/targetUpdateRun";
 /// Stage an approval request belongs to.

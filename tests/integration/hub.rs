@@ -91,18 +91,20 @@ fn hub_reports_ready_when_its_crds_are_established_and_stops_on_sigterm() {
     assert!(status.success(), "stagehand hub did not stop cleanly: {status}");
 }
 
-/// Starts `stagehand hub` against `cluster` with both snapshot windows at zero.
-fn spawn_hub(cluster: &TestCluster, port: u16) -> (std::process::Child, KillOnDrop) {
-    let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
-        .args([
-            "hub",
-            "--http-addr",
-            &format!("127.0.0.1:{port}"),
+/// Starts `stagehand hub` against `cluster` with both snapshot windows at zero, or at their
+/// defaults (15 s and 30 s) when `default_windows`.
+fn spawn_hub(cluster: &TestCluster, port: u16, default_windows: bool) -> (std::process::Child, KillOnDrop) {
+    let mut args = vec!["hub".to_string(), "--http-addr".into(), format!("127.0.0.1:{port}")];
+    if !default_windows {
+        for flag in [
             "--resource-snapshot-creation-minimum-interval",
-            "0s",
             "--resource-changes-collection-duration",
-            "0s",
-        ])
+        ] {
+            args.extend([flag.to_string(), "0s".into()]);
+        }
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        .args(&args)
         .env("KUBECONFIG", &cluster.kubeconfig)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -139,7 +141,7 @@ fn a_hub_restart_keeps_every_snapshot_and_binding_and_skips_no_index() {
     let own = start_parallel(&[("restarthub", Role::Hub)]);
     let hub = &own[0];
     let port = free_port();
-    let (mut first, guard) = spawn_hub(hub, port);
+    let (mut first, guard) = spawn_hub(hub, port, false);
     for name in ["member1", "member2"] {
         register_member(hub, name, &[], None);
     }
@@ -174,7 +176,7 @@ fn a_hub_restart_keeps_every_snapshot_and_binding_and_skips_no_index() {
         "-p",
         r#"{"data":{"key":"value2"}}"#,
     ]);
-    let (mut second, guard) = spawn_hub(hub, port);
+    let (mut second, guard) = spawn_hub(hub, port, false);
     wait_for("snapshot 1 after the restart", Duration::from_secs(60), || {
         hub.kubectl(&["get", "clusterresourcesnapshot", "restart-1-snapshot"])
             .status
@@ -203,5 +205,95 @@ fn a_hub_restart_keeps_every_snapshot_and_binding_and_skips_no_index() {
     );
     second.kill().expect("killing stagehand hub");
     let _ = second.wait();
+    std::mem::forget(guard);
+}
+
+fn creation(hub: &TestCluster, snapshot: &str) -> jiff::Timestamp {
+    hub.kubectl_ok(&[
+        "get",
+        "clusterresourcesnapshot",
+        snapshot,
+        "-o",
+        "jsonpath={.metadata.creationTimestamp}",
+    ])
+    .trim()
+    .parse()
+    .expect("creationTimestamp")
+}
+
+/// SD-11: a run without an index rolls out the resources as they are when it starts, even while
+/// the snapshot throttling windows (here the defaults, 15 s and 30 s) would still hold the
+/// change back.
+#[test]
+fn a_run_without_index_has_a_held_back_change_snapshotted_first() {
+    let own = start_parallel(&[("sd11hub", Role::Hub)]);
+    let hub = &own[0];
+    let (mut child, guard) = spawn_hub(hub, free_port(), true);
+    register_member(hub, "member1", &[("environment", "canary")], None);
+    hub.kubectl_ok(&["create", "ns", "sd11"]);
+    hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=value1", "-n", "sd11"]);
+    hub.apply(
+        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
+            "metadata": {"name": "sd11"},
+            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": "sd11"}],
+                     "policy": {"placementType": "PickAll"}, "strategy": {"type": "External"}}}"#,
+    );
+    hub.apply(
+        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+            "metadata": {"name": "sd11"},
+            "spec": {"stages": [{"name": "all", "labelSelector": {"matchLabels": {"environment": "canary"}}}]}}"#,
+    );
+    wait_for("snapshot 0 and a binding", Duration::from_secs(60), || {
+        (hub.kubectl(&["get", "clusterresourcesnapshot", "sd11-0-snapshot"])
+            .status
+            .success()
+            && bindings(hub, "sd11").len() == 1)
+            .then_some(())
+    });
+    let first = creation(hub, "sd11-0-snapshot");
+    hub.kubectl_ok(&[
+        "patch",
+        "cm",
+        "cm",
+        "-n",
+        "sd11",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"key":"value2"}}"#,
+    ]);
+    wait_for("the change is detected and held back", Duration::from_secs(30), || {
+        let stamp = hub.kubectl_ok(&[
+            "get",
+            "clusterresourcesnapshot",
+            "sd11-0-snapshot",
+            "-o",
+            "jsonpath={.metadata.annotations.kubernetes-fleet\\.io/next-resource-snapshot-candidate-detection-time}",
+        ]);
+        (!stamp.trim().is_empty()).then_some(())
+    });
+    hub.apply(
+        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
+            "metadata": {"name": "sd11-run"},
+            "spec": {"placementName": "sd11", "stagedRolloutStrategyName": "sd11", "state": "Initialize"}}"#,
+    );
+    let used = wait_for("the run initialized", Duration::from_secs(60), || {
+        let used = hub.kubectl_ok(&[
+            "get",
+            "csur",
+            "sd11-run",
+            "-o",
+            "jsonpath={.status.resourceSnapshotIndexUsed}",
+        ]);
+        (!used.trim().is_empty()).then(|| used.trim().to_string())
+    });
+    assert_eq!(used, "1", "the run uses the change made before it started");
+    let second = creation(hub, "sd11-1-snapshot");
+    let held_until = first + jiff::SignedDuration::from_secs(30);
+    assert!(
+        second < held_until,
+        "snapshot 1 at {second} came before the 30 s minimum interval ended ({held_until}): the run asked for it"
+    );
+    child.kill().expect("killing stagehand hub");
+    let _ = child.wait();
     std::mem::forget(guard);
 }

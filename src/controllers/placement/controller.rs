@@ -32,8 +32,8 @@ use super::snapshot_plan::{self, ExistingSnapshot, NewSnapshot, Selection, Snaps
 use super::status::{BindingReport, PolicyReport, StatusInput, aggregate};
 use crate::api::labels::{
     IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT,
-    PLACEMENT_CLEANUP_FINALIZER, POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX, SUBINDEX_OF_RESOURCE_SNAPSHOT,
-    resource_snapshot_name,
+    PLACEMENT_CLEANUP_FINALIZER, POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX, SNAPSHOT_REQUESTED_AT,
+    SUBINDEX_OF_RESOURCE_SNAPSHOT, resource_snapshot_name,
 };
 use crate::api::placement::{
     ApplyStrategyType, ClusterResourceBinding, ClusterResourcePlacement, ClusterResourcePlacementSpec,
@@ -204,7 +204,14 @@ async fn controller<K>(
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
+        // Annotations too: an update run asks for a snapshot through one (SD-11).
+        .predicate_filter(
+            kube::runtime::Predicate::combine(
+                predicates::generation as fn(&K) -> Option<u64>,
+                predicates::annotations as fn(&K) -> Option<u64>,
+            ),
+            Default::default(),
+        );
     let context = Arc::new(Context {
         client: client.clone(),
         catalog,
@@ -402,7 +409,7 @@ where
         hash: &hash,
         envelopes: 0,
     };
-    let snapshot_plan = snapshot_plan::plan(&selection, &existing, now, ctx.options.throttle, history);
+    let snapshot_plan = snapshot_plan::plan(&selection, &existing, now, throttle(&ctx, &*obj, &existing), history);
     let (index, next) = act_snapshots(&ctx, ns, snapshot_plan, &owner).await?;
 
     scheduled_condition(&mut status, &scheduled_type, latest_policy.as_ref(), generation, now);
@@ -435,6 +442,25 @@ where
     write_status(&placements, &name, &old_status, &status).await?;
     ctx.metrics.count_reconcile(ctx.kind(), "success");
     Ok(next.map_or_else(|| Action::requeue(RESYNC), Action::requeue))
+}
+
+/// The throttling windows for this pass: none when a staged update run asked for the change
+/// already detected to be snapshotted now (SD-11), the configured ones otherwise.
+fn throttle<K: Resource>(ctx: &Context, placement: &K, existing: &[ExistingSnapshot]) -> Throttle {
+    let requested: Option<Timestamp> = placement
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SNAPSHOT_REQUESTED_AT))
+        .and_then(|t| t.parse().ok());
+    let detected = existing.iter().filter(|s| s.is_latest).find_map(|s| s.change_detected);
+    match (requested, detected) {
+        (Some(requested), Some(detected)) if requested >= detected => {
+            info!(placement = %placement.meta().name.clone().unwrap_or_default(), "snapshotting now for an update run (SD-11)");
+            Throttle::default()
+        }
+        _ => ctx.options.throttle,
+    }
 }
 
 fn binding_report(binding: &DynamicObject) -> Option<BindingReport> {
@@ -643,9 +669,15 @@ async fn act_snapshots(
             index,
             relabel,
             missing,
+            unstamp,
         } => {
             if let Some(master) = relabel {
                 label(&api, &master, IS_LATEST_SNAPSHOT, "true").await?;
+            }
+            if let Some(master) = unstamp {
+                let patch =
+                    json!({"metadata": {"annotations": {NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME: null}}});
+                api.patch(&master, &params(), &Patch::Merge(&patch)).await?;
             }
             for snapshot in missing {
                 create_snapshot(&api, &ar, snapshot, ns, owner).await?;

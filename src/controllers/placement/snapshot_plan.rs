@@ -69,6 +69,8 @@ pub enum SnapshotPlan {
         relabel: Option<String>,
         /// Sub-snapshots still missing from the group.
         missing: Vec<NewSnapshot>,
+        /// Master whose detection-time stamp is stale (the change was reverted): remove it.
+        unstamp: Option<String>,
     },
     /// The content changed, but a window is still open: keep the latest group and look again.
     Hold {
@@ -195,6 +197,7 @@ pub fn plan(
             index: latest.index,
             relabel: (!latest.is_latest).then(|| latest.name.clone()),
             missing,
+            unstamp: latest.change_detected.is_some().then(|| latest.name.clone()),
         };
     }
     if latest.is_latest {
@@ -331,7 +334,8 @@ mod tests {
             SnapshotPlan::Current {
                 index: 0,
                 relabel: None,
-                missing: vec![]
+                missing: vec![],
+                unstamp: None,
             }
         );
     }
@@ -400,7 +404,8 @@ mod tests {
             SnapshotPlan::Current {
                 index: 1,
                 relabel: Some("example-placement-1-snapshot".into()),
-                missing: vec![]
+                missing: vec![],
+                unstamp: None,
             }
         );
     }
@@ -440,5 +445,22 @@ mod tests {
         let snapshots = group("p", 0, &[], "h", 0);
         assert_eq!(snapshots.len(), 1);
         assert!(snapshots[0].resources.is_empty());
+    }
+
+    #[test]
+    fn a_reverted_change_clears_the_stale_detection_stamp() {
+        let resources = cm("value1");
+        let mut stamped = master(0, "h1", true);
+        stamped.change_detected = Some(at(10));
+        let got = plan(&selection(&resources, "h1"), &[stamped], at(12), Throttle::default(), 0);
+        assert_eq!(
+            got,
+            SnapshotPlan::Current {
+                index: 0,
+                relabel: None,
+                missing: vec![],
+                unstamp: Some("example-placement-0-snapshot".into()),
+            }
+        );
     }
 }

@@ -13,7 +13,8 @@ use super::kinds::{KindSet, field, generation};
 use super::reasons::{APPROVAL_ACCEPTED, ROLLOUT_STARTED, msg, types};
 use crate::api::condition::Condition;
 use crate::api::labels::{
-    IS_LATEST_UPDATE_RUN_APPROVAL, STAGED_UPDATE_RUN_FINALIZER, TARGET_UPDATE_RUN, TARGET_UPDATING_STAGE, TASK_TYPE,
+    IS_LATEST_UPDATE_RUN_APPROVAL, SNAPSHOT_REQUESTED_AT, STAGED_UPDATE_RUN_FINALIZER, TARGET_UPDATE_RUN,
+    TARGET_UPDATING_STAGE, TASK_TYPE,
 };
 use crate::api::placement::{ApprovalRequestStatus, ResourceBindingStatus};
 
@@ -85,6 +86,19 @@ pub async fn act(
             Action::DeleteBinding { binding } => {
                 let api = kinds.api(client, &kinds.binding, ns);
                 match api.delete(binding, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(wrap(e)),
+                }
+            }
+            Action::RequestSnapshot => {
+                let api = kinds.api(client, &kinds.placement, ns);
+                let at = obs.now.round(jiff::Unit::Second).unwrap_or(obs.now).to_string();
+                let patch = json!({"metadata": {"annotations": {SNAPSHOT_REQUESTED_AT: at}}});
+                match api
+                    .patch(&run.spec.placement_name, &merge_params(), &Patch::Merge(&patch))
+                    .await
+                {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 404 => {}
                     Err(e) => return Err(wrap(e)),

@@ -15,7 +15,8 @@ use super::kinds::{KindSet, field, generation};
 use super::reasons::types;
 use crate::api::cluster::MemberCluster;
 use crate::api::labels::{
-    IS_LATEST_SNAPSHOT, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT, POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX,
+    IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT,
+    POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX,
 };
 use crate::api::placement::{
     ApprovalRequestStatus, ClusterApprovalRequestSpec, ClusterResourcePlacementSpec,
@@ -194,6 +195,10 @@ async fn observe_for_initialization(
             name: obj.name_any(),
             index: obj.labels().get(RESOURCE_INDEX).cloned(),
             is_master: obj.annotations().get(RESOURCE_HASH).is_some_and(|h| !h.is_empty()),
+            pending_change: obj
+                .annotations()
+                .get(NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME)
+                .cloned(),
         });
     }
     Ok(())

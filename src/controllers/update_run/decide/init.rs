@@ -192,6 +192,24 @@ pub fn initialize(obs: &Observed, status: &mut UpdateRunStatus) -> Result<(), Fa
     Ok(())
 }
 
+/// SD-11: when the run names no index and the placement's latest snapshot is older than a change
+/// already detected, the detection time of that change.
+pub fn unsnapshotted_change(obs: &Observed) -> Option<&str> {
+    let no_index = obs
+        .run
+        .spec
+        .resource_snapshot_index
+        .as_deref()
+        .is_none_or(str::is_empty);
+    if !no_index {
+        return None;
+    }
+    obs.resource_snapshots
+        .iter()
+        .find(|s| s.is_master)
+        .and_then(|s| s.pending_change.as_deref())
+}
+
 /// §3.6: the master resource snapshot's index, for the given index or the latest.
 fn resolve_resource_index(obs: &Observed) -> Result<String, Failure> {
     let placement_key = obs.run.key_of(&obs.run.spec.placement_name);
@@ -219,6 +237,10 @@ fn resolve_resource_index(obs: &Observed) -> Result<String, Failure> {
     } else if obs.resource_snapshots.is_empty() {
         return Err(Failure::Pending(format!(
             "no resource snapshot found for placement `{placement_key}` yet; waiting for the placement controller to create one"
+        )));
+    } else if let Some(detected) = unsnapshotted_change(obs) {
+        return Err(Failure::Pending(format!(
+            "placement `{placement_key}` has a resource change detected at {detected} that is not in a snapshot yet; waiting for the placement controller to snapshot it so this run rolls out the resources as they are now (SD-11)"
         )));
     }
     obs.resource_snapshots

@@ -119,7 +119,12 @@ pub fn decide(obs: &Observed) -> Decision {
                     generation,
                     now,
                 );
-                return finish(status, vec![], Next::After(PENDING_RETRY));
+                let actions = if init::unsnapshotted_change(obs).is_some() {
+                    vec![Action::RequestSnapshot]
+                } else {
+                    vec![]
+                };
+                return finish(status, actions, Next::After(PENDING_RETRY));
             }
             Err(Failure::Retry(message)) => return finish(status, vec![], Next::Retry(message)),
         }

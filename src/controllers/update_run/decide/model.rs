@@ -132,6 +132,9 @@ pub struct ResourceSnapshotView {
     pub index: Option<String>,
     /// Has a non-empty `kubernetes-fleet.io/resource-hash` annotation (master snapshot).
     pub is_master: bool,
+    /// Its `next-resource-snapshot-candidate-detection-time`: a change the placement controller
+    /// saw but has not snapshotted yet.
+    pub pending_change: Option<String>,
 }
 
 /// An approval request.
@@ -234,6 +237,8 @@ pub enum Action {
     },
     /// Delete every approval request labelled for this run.
     DeleteApprovals,
+    /// Ask the placement controller to snapshot its pending change now (SD-11).
+    RequestSnapshot,
     /// Remove the run finalizer.
     RemoveFinalizer,
 }

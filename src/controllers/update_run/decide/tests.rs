@@ -161,6 +161,7 @@ impl World {
                     name: "example-placement-1-snapshot".into(),
                     index: Some("1".into()),
                     is_master: true,
+                    pending_change: None,
                 }],
                 approvals: BTreeMap::new(),
             },
@@ -225,6 +226,21 @@ impl World {
                     );
                 }
                 Action::DeleteBinding { binding } => self.binding_mut_by_name(binding).deleting = true,
+                // The placement controller snapshots the pending change as the next index.
+                Action::RequestSnapshot => {
+                    let next = self.obs.resource_snapshots[0]
+                        .index
+                        .as_deref()
+                        .and_then(|i| i.parse::<u64>().ok())
+                        .unwrap_or_default()
+                        + 1;
+                    self.obs.resource_snapshots = vec![ResourceSnapshotView {
+                        name: format!("example-placement-{next}-snapshot"),
+                        index: Some(next.to_string()),
+                        is_master: true,
+                        pending_change: None,
+                    }];
+                }
             }
         }
         self.last = Some(decision);
@@ -726,6 +742,34 @@ fn run_without_index_waits_for_a_first_snapshot() {
         w.run_condition(types::INITIALIZED),
         pair("False", run::INITIALIZATION_PENDING)
     );
+}
+
+#[test]
+fn run_without_index_first_has_a_detected_change_snapshotted() {
+    let mut w = World::doc_a();
+    w.obs.run.spec.resource_snapshot_index = None;
+    w.obs.resource_snapshots[0].pending_change = Some("2026-01-01T00:00:05Z".into());
+    let first = w.pass().clone();
+    assert_eq!(
+        w.run_condition(types::INITIALIZED),
+        pair("False", run::INITIALIZATION_PENDING)
+    );
+    assert!(
+        init_message(&w).contains("resource change detected at 2026-01-01T00:00:05Z that is not in a snapshot yet")
+    );
+    assert_eq!(first.actions, [Action::RequestSnapshot]);
+    // The simulated placement controller made snapshot 2; the run now uses it.
+    w.pass();
+    assert_eq!(w.status().resource_snapshot_index_used.as_deref(), Some("2"));
+}
+
+#[test]
+fn run_with_an_index_ignores_a_pending_change() {
+    let mut w = World::doc_a();
+    w.obs.resource_snapshots[0].pending_change = Some("2026-01-01T00:00:05Z".into());
+    let d = w.pass().clone();
+    assert!(!d.actions.contains(&Action::RequestSnapshot));
+    assert_eq!(w.status().resource_snapshot_index_used.as_deref(), Some("1"));
 }
 
 // ---- Execution -----------------------------------------------------------------------------
