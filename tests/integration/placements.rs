@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{TestCluster, placement_hub, repo_root, unique, wait_for};
+use crate::harness::{TestCluster, cells, placement_hub, repo_root, unique, wait_for};
 use crate::pipeline::fleet;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -174,7 +174,7 @@ fn doc_a_snapshots_follow_the_config_map() {
 
 #[test]
 fn doc_a_resource_placement_snapshots_the_deployment_and_service() {
-    let hub = placement_hub();
+    let hub = fleet();
     hub.kubectl_ok(&["create", "ns", "my-app-namespace"]);
     hub.kubectl_ok(&[
         "create",
@@ -248,6 +248,33 @@ fn doc_a_resource_placement_snapshots_the_deployment_and_service() {
     assert_eq!(
         snapshot["spec"]["selectedResources"][1]["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.21"
+    );
+
+    // Scheduled on member1..3 as ResourceBindings in the RP's namespace; no run yet, so
+    // `kubectl get rp` shows the documents' row before the first run.
+    wait_for("three ResourceBindings", WAIT, || {
+        let names = hub.kubectl_ok(&[
+            "get",
+            "resourcebindings",
+            "-n",
+            "my-app-namespace",
+            "-l",
+            "kubernetes-fleet.io/parent-CRP=web-app-placement",
+            "-o",
+            "name",
+        ]);
+        (names.lines().count() == 3).then_some(())
+    });
+    let row = wait_for("kubectl get rp: SCHEDULED True", WAIT, || {
+        let table = hub.kubectl_ok(&["get", "rp", "-n", "my-app-namespace"]);
+        let row = cells(&table, "web-app-placement");
+        (row[2] == "True").then_some((table, row))
+    });
+    println!("{}", row.0);
+    assert_eq!(
+        &row.1[1..6],
+        ["1", "True", "1", "", ""],
+        "GEN SCHEDULED SCHEDULED-GEN AVAILABLE AVAILABLE-GEN"
     );
 }
 
