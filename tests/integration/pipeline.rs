@@ -455,47 +455,72 @@ fn pick_fixed_binds_the_named_clusters_and_reports_unknown_names() {
     hub.kubectl_ok(&["delete", "crp", &name, "--wait=false"]);
 }
 
-/// Plays the work generator and member agent for a RollingUpdate test: a Bound binding whose
-/// `Available` is missing or stale gets Overridden, WorkSynchronized, Applied and Available True
-/// for its current generation, as the work generator reports a delivered and available Work.
-fn make_bound_available(hub: &TestCluster, placement: &str) {
+/// Plays the member agent for the Works of a placement: a Work whose `Applied`/`Available` are
+/// missing or stale gets both True for its current generation, as the agent reports once it
+/// applied the manifests and found them available. The work generator carries that to the
+/// bindings.
+fn make_works_available(hub: &TestCluster, placement: &str) {
     let list = get_json(
         hub,
-        &["crb", "-l", &format!("kubernetes-fleet.io/parent-CRP={placement}")],
+        &[
+            "works",
+            "-A",
+            "-l",
+            &format!("kubernetes-fleet.io/parent-CRP={placement}"),
+        ],
     );
-    for b in list["items"].as_array().unwrap() {
-        let generation = b["metadata"]["generation"].as_i64().unwrap();
-        let fresh = b["status"]["conditions"].as_array().is_some_and(|cs| {
+    for w in list["items"].as_array().unwrap() {
+        let generation = w["metadata"]["generation"].as_i64().unwrap();
+        let fresh = w["status"]["conditions"].as_array().is_some_and(|cs| {
             cs.iter()
                 .any(|c| c["type"] == json!("Available") && c["observedGeneration"] == json!(generation))
         });
-        if b["spec"]["state"] != json!("Bound") || fresh {
+        if fresh {
             continue;
         }
-        let mut conditions: Vec<Value> = b["status"]["conditions"].as_array().cloned().unwrap_or_default();
         let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap().to_string();
-        for (t, reason) in [
-            ("Overridden", "NoOverrideSpecified"),
-            ("WorkSynchronized", "AllWorkSynced"),
-            ("Applied", "AllWorkHaveBeenApplied"),
-            ("Available", "AllWorkAreAvailable"),
-        ] {
-            conditions.retain(|c| c["type"] != json!(t));
-            conditions.push(json!({"type": t, "status": "True", "reason": reason, "message": "",
-                "observedGeneration": generation, "lastTransitionTime": now}));
-        }
-        let patch = json!({"metadata": {"resourceVersion": b["metadata"]["resourceVersion"]}, "status": {"conditions": conditions}});
-        // A conflict means another writer got there first; the next round retries.
+        let condition = |t: &str, reason: &str| json!({"type": t, "status": "True", "reason": reason, "message": "", "observedGeneration": generation, "lastTransitionTime": now});
+        let patch = json!({"status": {"conditions": [condition("Applied", "WorkAppliedCompleted"), condition("Available", "AllManifestsAvailable")]}});
         let _ = hub.kubectl(&[
             "patch",
-            "crb",
-            b["metadata"]["name"].as_str().unwrap(),
+            "work",
+            w["metadata"]["name"].as_str().unwrap(),
+            "-n",
+            w["metadata"]["namespace"].as_str().unwrap(),
             "--subresource=status",
             "--type=merge",
             "-p",
             &patch.to_string(),
         ]);
     }
+}
+
+/// The Work of a CRP on a cluster: (uid, index label, the ConfigMap's `key`).
+fn work_on(hub: &TestCluster, placement: &str, cluster: &str) -> (String, String, String) {
+    let w = get_json(
+        hub,
+        &[
+            "work",
+            &format!("{placement}-work"),
+            "-n",
+            &format!("fleet-member-{cluster}"),
+        ],
+    );
+    let cm = w["spec"]["workload"]["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == json!("ConfigMap"))
+        .cloned()
+        .unwrap_or_default();
+    (
+        w["metadata"]["uid"].as_str().unwrap().to_string(),
+        w["metadata"]["labels"]["kubernetes-fleet.io/parent-resource-snapshot-index"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        cm["data"]["key"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 #[test]
@@ -531,8 +556,28 @@ fn rolling_update_placement_binds_its_clusters_and_rolls_forward_by_itself() {
         assert_eq!(started["observedGeneration"], b["metadata"]["generation"]);
         assert_eq!(b["spec"]["applyStrategy"]["type"], json!("ClientSideApply"));
     }
+    // The work generator wrote each cluster's Work with the snapshot's manifests.
+    wait_for("a Work per cluster", WAIT, || {
+        let works: Vec<_> = clusters
+            .iter()
+            .map(|c| {
+                hub.kubectl(&[
+                    "get",
+                    "work",
+                    &format!("{name}-work"),
+                    "-n",
+                    &format!("fleet-member-{c}"),
+                ])
+            })
+            .collect();
+        works.iter().all(|o| o.status.success()).then_some(())
+    });
+    let before: Vec<_> = clusters.iter().map(|c| work_on(hub, &name, c)).collect();
+    for (_, index, key) in &before {
+        assert_eq!((index.as_str(), key.as_str()), ("0", "value1"));
+    }
     let row = wait_for("AVAILABLE True once the clusters are", WAIT, || {
-        make_bound_available(hub, &name);
+        make_works_available(hub, &name);
         let row = crp_cells(hub, &name);
         (row[4] == "True").then_some(row)
     });
@@ -571,10 +616,59 @@ fn rolling_update_placement_binds_its_clusters_and_rolls_forward_by_itself() {
         (&json!("False"), &json!("RolloutNotStartedYet"))
     );
     wait_for("the other cluster follows once the first is available", WAIT, || {
-        make_bound_available(hub, &name);
+        make_works_available(hub, &name);
         (bindings(hub, &name).iter().filter(|b| b.4 == second).count() == 2).then_some(())
     });
-    hub.kubectl_ok(&["delete", "crp", &name, "--wait=false"]);
+    // The same Work objects now carry snapshot 1.
+    wait_for("Works updated in place", WAIT, || {
+        let after: Vec<_> = clusters.iter().map(|c| work_on(hub, &name, c)).collect();
+        let same = after.iter().zip(&before).all(|(a, b)| a.0 == b.0);
+        assert!(
+            same,
+            "Works are updated in place, not replaced: {before:?} -> {after:?}"
+        );
+        after
+            .iter()
+            .all(|(_, index, key)| index == "1" && key == "value2")
+            .then_some(())
+    });
+    let binding = get_json(hub, &["crb", &bindings(hub, &name)[0].0]);
+    let reasons: Vec<String> = binding["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}={}:{}",
+                c["type"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        reasons.contains(&"WorkSynchronized=True:AllWorkSynced".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"Overridden=True:NoOverrideSpecified".to_string()),
+        "{reasons:?}"
+    );
+
+    // Deleting the placement deletes the bindings, and with them the Works.
+    hub.kubectl_ok(&["delete", "crp", &name, "--timeout=60s"]);
+    wait_for("bindings and Works gone", WAIT, || {
+        let works = hub.kubectl_ok(&[
+            "get",
+            "works",
+            "-A",
+            "-l",
+            &format!("kubernetes-fleet.io/parent-CRP={name}"),
+            "-o",
+            "name",
+        ]);
+        (bindings(hub, &name).is_empty() && works.trim().is_empty()).then_some(())
+    });
 }
 
 #[test]

@@ -1,0 +1,374 @@
+//! Runs the work generator for ClusterResourceBindings and ResourceBindings, woken by binding
+//! changes and by changes of the Works they own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::report::{Outcome, report};
+use super::works::{
+    BindingRef, CLUSTER_OVERRIDE_HASH, DesiredWork, ExistingWork, OVERRIDE_HASH, SnapshotPart, desired, sync,
+};
+use crate::api::cluster::MemberCluster;
+use crate::api::condition::Condition;
+use crate::api::labels::{
+    NUMBER_OF_RESOURCE_SNAPSHOTS, PARENT_PLACEMENT, PARENT_PLACEMENT_NAMESPACE, PARENT_RESOURCE_BINDING,
+    PARENT_RESOURCE_SNAPSHOT_INDEX, PARENT_RESOURCE_SNAPSHOT_NAME, RESOURCE_INDEX, SUBINDEX_OF_RESOURCE_SNAPSHOT,
+    WORK_CLEANUP_FINALIZER, member_namespace,
+};
+use crate::api::placement::{
+    ApplyStrategy, ApplyStrategyType, BindingState, ClusterResourceBinding, ClusterResourceSnapshot, ResourceBinding,
+    ResourceSnapshot, Work, WorkSpec, WorkloadTemplate,
+};
+use crate::conditions::find;
+use crate::ops::metrics::Metrics;
+
+/// Field manager of the work generator's writes.
+pub const FIELD_MANAGER: &str = "work-generator";
+/// How often a deleting binding checks that its Works are gone.
+const DELETION_POLL: Duration = Duration::from_secs(5);
+
+/// Why a pass failed; retried.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// An object did not parse.
+    #[error("parsing: {0}")]
+    Parse(#[from] serde_json::Error),
+}
+
+struct Context {
+    client: Client,
+    binding: ApiResource,
+    snapshot: ApiResource,
+    cluster_scoped: bool,
+    metrics: Arc<Metrics>,
+}
+
+/// Runs the work generator for both binding kinds until `shutdown`.
+pub async fn run_controllers(
+    client: Client,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
+) {
+    let cluster = controller(client.clone(), true, metrics.clone(), shutdown.clone());
+    let namespaced = controller(client, false, metrics, shutdown);
+    futures::join!(cluster, namespaced);
+}
+
+async fn controller(
+    client: Client,
+    cluster_scoped: bool,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (binding, snapshot) = if cluster_scoped {
+        (
+            ApiResource::erase::<ClusterResourceBinding>(&()),
+            ApiResource::erase::<ClusterResourceSnapshot>(&()),
+        )
+    } else {
+        (
+            ApiResource::erase::<ResourceBinding>(&()),
+            ApiResource::erase::<ResourceSnapshot>(&()),
+        )
+    };
+    let context = Arc::new(Context {
+        client: client.clone(),
+        binding: binding.clone(),
+        snapshot,
+        cluster_scoped,
+        metrics,
+    });
+    let owner = binding.clone();
+    let name = if cluster_scoped {
+        "clusterresourcebinding-work-generator"
+    } else {
+        "resourcebinding-work-generator"
+    };
+    info!(controller = name, "starting");
+    Controller::new_with(
+        Api::<DynamicObject>::all_with(client.clone(), &binding),
+        watcher::Config::default(),
+        binding,
+    )
+    .watches(
+        Api::<Work>::all(client),
+        watcher::Config::default(),
+        move |work: Work| {
+            let binding = work.labels().get(PARENT_RESOURCE_BINDING).cloned()?;
+            let ns = work.labels().get(PARENT_PLACEMENT_NAMESPACE).cloned();
+            if ns.is_some() == cluster_scoped {
+                return None;
+            }
+            let reference = ObjectRef::new_with(&binding, owner.clone());
+            Some(match ns {
+                Some(ns) => reference.within(&ns),
+                None => reference,
+            })
+        },
+    )
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, context)
+    .for_each(|_| std::future::ready(()))
+    .await;
+}
+
+fn error_policy(obj: Arc<DynamicObject>, error: &Error, ctx: Arc<Context>) -> Action {
+    warn!(binding = %obj.name_any(), %error, "work generation failed");
+    ctx.metrics.count_reconcile("WorkGenerator", "error");
+    Action::requeue(Duration::from_secs(2))
+}
+
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = binding.name_any();
+    let ns = binding.namespace();
+    let bindings = match &ns {
+        Some(ns) => Api::<DynamicObject>::namespaced_with(ctx.client.clone(), ns, &ctx.binding),
+        None => Api::<DynamicObject>::all_with(ctx.client.clone(), &ctx.binding),
+    };
+    let spec = &binding.data["spec"];
+    let target = spec["targetCluster"].as_str().unwrap_or_default().to_string();
+    let works = Api::<Work>::namespaced(ctx.client.clone(), &member_namespace(&target));
+    let mut selector = format!("{PARENT_RESOURCE_BINDING}={name}");
+    if let Some(ns) = &ns {
+        selector.push_str(&format!(",{PARENT_PLACEMENT_NAMESPACE}={ns}"));
+    }
+    let owned = ListParams::default().labels(&selector);
+    let has_finalizer = binding.finalizers().iter().any(|f| f == WORK_CLEANUP_FINALIZER);
+
+    if binding.metadata.deletion_timestamp.is_some() {
+        if !has_finalizer {
+            return Ok(Action::await_change());
+        }
+        let remaining = works.list(&owned).await?.items;
+        for work in remaining.iter().filter(|w| w.metadata.deletion_timestamp.is_none()) {
+            match works.delete(&work.name_any(), &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if remaining.is_empty() {
+            let finalizers: Vec<&String> = binding
+                .finalizers()
+                .iter()
+                .filter(|f| *f != WORK_CLEANUP_FINALIZER)
+                .collect();
+            let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": binding.resource_version()}});
+            match bindings.patch(&name, &params(), &Patch::Merge(&patch)).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+            return Ok(Action::await_change());
+        }
+        return Ok(Action::requeue(DELETION_POLL));
+    }
+    let state: BindingState = serde_json::from_value(spec["state"].clone())?;
+    if state == BindingState::Scheduled {
+        return Ok(Action::await_change());
+    }
+    if Api::<MemberCluster>::all(ctx.client.clone())
+        .get_opt(&target)
+        .await?
+        .is_none()
+    {
+        return Ok(Action::await_change());
+    }
+    if !has_finalizer {
+        let mut finalizers = binding.finalizers().to_vec();
+        finalizers.push(WORK_CLEANUP_FINALIZER.into());
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": binding.resource_version()}});
+        bindings.patch(&name, &params(), &Patch::Merge(&patch)).await?;
+        return Ok(Action::requeue(Duration::ZERO));
+    }
+    let generation = binding.metadata.generation.unwrap_or_default();
+    let conditions: Option<Vec<Condition>> = serde_json::from_value(binding.data["status"]["conditions"].clone()).ok();
+    let rollout_decided = find(&conditions, "RolloutStarted")
+        .is_some_and(|c| c.observed_generation == Some(generation) && c.status != "Unknown");
+    if state == BindingState::Bound && !rollout_decided {
+        // The rollout controller or the update run sets RolloutStarted right after the spec.
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+
+    let placement = binding.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
+    let snapshot_name = spec["resourceSnapshotName"].as_str().unwrap_or_default().to_string();
+    let apply_strategy: Option<ApplyStrategy> = serde_json::from_value(spec["applyStrategy"].clone()).ok();
+    let existing_works = works.list(&owned).await?.items;
+    let (sync_error, changed, retry) = match load_group(&ctx, ns.as_deref(), &placement, &snapshot_name).await? {
+        Group::Complete(index, parts) => {
+            let binding_ref = BindingRef {
+                name: &name,
+                placement: &placement,
+                namespace: ns.as_deref(),
+                snapshot: &snapshot_name,
+                index,
+                apply_strategy: apply_strategy.as_ref(),
+            };
+            let existing: Vec<ExistingWork> = existing_works.iter().map(existing_work).collect();
+            let plan = sync(desired(&binding_ref, &parts), &existing, apply_strategy.as_ref());
+            let changed = plan.changes_works();
+            for work in plan.create {
+                let obj = work_object(&work, &member_namespace(&target), apply_strategy.as_ref());
+                match works.create(&PostParams::default(), &obj).await {
+                    Ok(_) => info!(binding = %name, work = %work.name, cluster = %target, "work created"),
+                    Err(kube::Error::Api(s)) if s.code == 409 => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            for work in plan.update {
+                let patch = json!({
+                    "metadata": {"labels": work.labels, "annotations": work.annotations},
+                    "spec": {"workload": {"manifests": work.manifests}, "applyStrategy": apply_strategy},
+                });
+                works.patch(&work.name, &params(), &Patch::Merge(&patch)).await?;
+                info!(binding = %name, work = %work.name, cluster = %target, "work updated");
+            }
+            for work in plan.restrategize {
+                let patch = json!({"spec": {"applyStrategy": apply_strategy}});
+                works.patch(&work, &params(), &Patch::Merge(&patch)).await?;
+            }
+            for work in plan.delete {
+                match works.delete(&work, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            (None, changed, false)
+        }
+        Group::Incomplete => (None, false, true),
+        Group::Missing => {
+            let synced = !existing_works.is_empty()
+                && existing_works
+                    .iter()
+                    .all(|w| w.annotations().get(PARENT_RESOURCE_SNAPSHOT_NAME) == Some(&snapshot_name));
+            let error = (!synced)
+                .then(|| format!("resource snapshot {snapshot_name:?} of placement {placement:?} is not found"));
+            (error, false, true)
+        }
+    };
+    let current = works.list(&owned).await?.items;
+    let report_diff = apply_strategy
+        .as_ref()
+        .is_some_and(|a| a.type_ == Some(ApplyStrategyType::ReportDiff));
+    let outcome = Outcome {
+        generation,
+        report_diff,
+        sync_error,
+        changed,
+        works: &current,
+    };
+    let new = report(&conditions, &outcome, Timestamp::now());
+    let old_failed = binding.data["status"]["failedPlacements"].clone();
+    let new_failed = serde_json::to_value(&new.failed)?;
+    if new.conditions != conditions || old_failed != new_failed {
+        let patch = json!({
+            "metadata": {"resourceVersion": binding.resource_version()},
+            "status": {"conditions": new.conditions, "failedPlacements": new_failed,
+                       "driftedPlacements": null, "diffedPlacements": null},
+        });
+        bindings.patch_status(&name, &params(), &Patch::Merge(&patch)).await?;
+    }
+    ctx.metrics.count_reconcile("WorkGenerator", "success");
+    Ok(if retry {
+        Action::requeue(Duration::from_secs(5))
+    } else {
+        Action::await_change()
+    })
+}
+
+enum Group {
+    Complete(u64, Vec<SnapshotPart>),
+    Incomplete,
+    Missing,
+}
+
+/// The snapshot group the binding names, master first.
+async fn load_group(ctx: &Context, ns: Option<&str>, placement: &str, master: &str) -> Result<Group, Error> {
+    let api = match ns {
+        Some(ns) if !ctx.cluster_scoped => Api::<DynamicObject>::namespaced_with(ctx.client.clone(), ns, &ctx.snapshot),
+        _ => Api::<DynamicObject>::all_with(ctx.client.clone(), &ctx.snapshot),
+    };
+    let Some(head) = api.get_opt(master).await? else {
+        return Ok(Group::Missing);
+    };
+    let Some(index) = head.labels().get(RESOURCE_INDEX).and_then(|i| i.parse::<u64>().ok()) else {
+        return Ok(Group::Missing);
+    };
+    let size: usize = head
+        .annotations()
+        .get(NUMBER_OF_RESOURCE_SNAPSHOTS)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let members = api
+        .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={placement},{RESOURCE_INDEX}={index}")))
+        .await?
+        .items;
+    let mut parts: Vec<SnapshotPart> = members
+        .iter()
+        .map(|s| SnapshotPart {
+            subindex: s
+                .annotations()
+                .get(SUBINDEX_OF_RESOURCE_SNAPSHOT)
+                .and_then(|i| i.parse().ok()),
+            manifests: s.data["spec"]["selectedResources"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        })
+        .collect();
+    if parts.len() < size {
+        return Ok(Group::Incomplete);
+    }
+    parts.sort_by_key(|p| p.subindex.map_or(-1, |i| i as i64));
+    Ok(Group::Complete(index, parts))
+}
+
+fn existing_work(work: &Work) -> ExistingWork {
+    ExistingWork {
+        name: work.name_any(),
+        index: work.labels().get(PARENT_RESOURCE_SNAPSHOT_INDEX).cloned(),
+        override_hashes: (
+            work.annotations().get(OVERRIDE_HASH).cloned(),
+            work.annotations().get(CLUSTER_OVERRIDE_HASH).cloned(),
+        ),
+        apply_strategy: work.spec.apply_strategy.clone(),
+    }
+}
+
+fn work_object(work: &DesiredWork, namespace: &str, apply_strategy: Option<&ApplyStrategy>) -> Work {
+    let mut obj = Work::new(
+        &work.name,
+        WorkSpec {
+            workload: WorkloadTemplate {
+                manifests: Some(work.manifests.clone()),
+            },
+            apply_strategy: apply_strategy.cloned(),
+            report_back_strategy: None,
+        },
+    );
+    obj.metadata.namespace = Some(namespace.to_string());
+    obj.metadata.labels = Some(work.labels.clone());
+    obj.metadata.annotations = Some(work.annotations.clone());
+    obj
+}
