@@ -708,3 +708,50 @@ fn deleting_a_member_cluster_unschedules_its_bindings() {
     });
     hub.kubectl_ok(&["delete", "crp", &name, "--wait=false"]);
 }
+
+#[test]
+fn a_staged_run_rolls_an_external_placement_out_and_the_placement_becomes_available() {
+    let hub = fleet();
+    let name = unique("staged");
+    placement(
+        hub,
+        &name,
+        json!({"placementType": "PickAll"}),
+        json!({"type": "External"}),
+    );
+    wait_for("three bindings", WAIT, || {
+        (targets(hub, &name, "Scheduled").len() == 3).then_some(())
+    });
+    hub.apply(
+        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+            "metadata": {"name": name},
+            "spec": {"stages": [{"name": "all", "labelSelector": {"matchExpressions": [{"key": "environment", "operator": "Exists"}]}}]}})
+        .to_string(),
+    );
+    hub.apply(
+        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
+            "metadata": {"name": format!("{name}-run")},
+            "spec": {"placementName": name, "resourceSnapshotIndex": "0", "stagedRolloutStrategyName": name, "state": "Run"}})
+        .to_string(),
+    );
+    let run = format!("{name}-run");
+    wait_for("the run succeeded", Duration::from_secs(90), || {
+        make_works_available(hub, &name);
+        let table = hub.kubectl_ok(&["get", "csur", &run]);
+        (cells(&table, &run)[6] == "True").then_some(())
+    });
+    for cluster in ["member1", "member2", "member3"] {
+        let (_, index, key) = work_on(hub, &name, cluster);
+        assert_eq!((index.as_str(), key.as_str()), ("0", "value1"), "{cluster}");
+    }
+    let row = wait_for("kubectl get crp: AVAILABLE True", WAIT, || {
+        let row = crp_cells(hub, &name);
+        (row[4] == "True").then_some(row)
+    });
+    println!("{}", hub.kubectl_ok(&["get", "crp", &name]));
+    assert_eq!(&row[1..6], ["1", "True", "1", "True", "1"]);
+    let status = &get_json(hub, &["crp", &name])["status"];
+    assert_eq!(status["observedResourceIndex"], json!("0"));
+    assert_eq!(status["selectedResources"][1]["kind"], json!("ConfigMap"));
+    hub.kubectl_ok(&["delete", "crp", &name, "--wait=false"]);
+}
