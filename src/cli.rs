@@ -47,15 +47,31 @@ pub struct HubArgs {
     pub log_json: bool,
 }
 
-/// Settings of `stagehand member`, named as upstream's member agent environment.
+/// Settings of `stagehand member`, named as upstream's member agent environment. The member
+/// cluster is found through `KUBECONFIG` (or the in-cluster service account).
 #[derive(clap::Args, Debug)]
 pub struct MemberArgs {
     /// This member cluster's name on the hub.
     #[arg(long, env = "MEMBER_CLUSTER_NAME")]
     pub member_cluster_name: String,
-    /// Kubeconfig for the hub (until the upstream-style HUB_SERVER_URL credentials are supported).
+    /// Kubeconfig for the hub (instead of the three settings below).
     #[arg(long, env = "HUB_KUBECONFIG")]
-    pub hub_kubeconfig: PathBuf,
+    pub hub_kubeconfig: Option<PathBuf>,
+    /// URL of the hub's API server.
+    #[arg(long, env = "HUB_SERVER_URL")]
+    pub hub_server_url: Option<String>,
+    /// File holding the bearer token of the agent's hub identity.
+    #[arg(long, env = "CONFIG_PATH")]
+    pub config_path: Option<PathBuf>,
+    /// PEM file of the hub's certificate authority.
+    #[arg(long, env = "HUB_CERTIFICATE_AUTHORITY")]
+    pub hub_certificate_authority: Option<PathBuf>,
+    /// Address of the HTTP endpoint (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, env = "STAGEHAND_HTTP_ADDR", default_value = "0.0.0.0:8091")]
+    pub http_addr: String,
+    /// Log one JSON object per line instead of text.
+    #[arg(long, env = "STAGEHAND_LOG_JSON")]
+    pub log_json: bool,
 }
 
 /// Parses a Go-format duration (`30s`, `1m30s`, `0s`).

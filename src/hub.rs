@@ -134,8 +134,8 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
     Ok(())
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+/// Completes on SIGTERM or Ctrl-C (shared by `stagehand hub` and `stagehand member`).
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

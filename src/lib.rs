@@ -7,4 +7,5 @@ pub mod cli;
 pub mod conditions;
 pub mod controllers;
 pub mod hub;
+pub mod member;
 pub mod ops;

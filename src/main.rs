@@ -23,6 +23,11 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(stagehand::hub::run(args))?;
             Ok(())
         }
-        Command::Member(_) => anyhow::bail!("the member agent is not implemented yet; see the open issues"),
+        Command::Member(args) => {
+            stagehand::ops::telemetry::init(args.log_json);
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(stagehand::member::run(args))?;
+            Ok(())
+        }
     }
 }
