@@ -121,7 +121,11 @@ async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> 
             missing_ok(applied_works.delete(&name, &DeleteParams::foreground()).await)?;
             return Ok(Action::requeue(Duration::from_secs(1)));
         }
-        let finalizers: Vec<&String> = work.finalizers().iter().filter(|f| *f != WORK_CLEANUP_FINALIZER).collect();
+        let finalizers: Vec<&String> = work
+            .finalizers()
+            .iter()
+            .filter(|f| *f != WORK_CLEANUP_FINALIZER)
+            .collect();
         let patch = json!({"metadata": {"finalizers": finalizers}});
         missing_ok(works.patch(&name, &hub_params(), &Patch::Merge(&patch)).await)?;
         info!(work = %name, "work deleted: what it placed is removed");
@@ -215,7 +219,12 @@ async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> 
         results[i] = Some(condition);
     }
     let manifest_conditions: Vec<ManifestCondition> = results.into_iter().flatten().collect();
-    let conditions = work_conditions(&Some(old_status.conditions.clone()), &manifest_conditions, generation, now);
+    let conditions = work_conditions(
+        &Some(old_status.conditions.clone()),
+        &manifest_conditions,
+        generation,
+        now,
+    );
     let status = WorkStatus {
         conditions,
         manifest_conditions: Some(manifest_conditions),
@@ -347,13 +356,18 @@ async fn apply(
             if strategy.when_to_take_over == Some(WhenToTakeOver::Never) {
                 return Err((
                     "NotTakenOver",
-                    message(&"the object already exists on the member cluster and is not managed by Fleet; the apply strategy's whenToTakeOver is Never"),
+                    message(
+                        &"the object already exists on the member cluster and is not managed by Fleet; the apply strategy's whenToTakeOver is Never",
+                    ),
                 ));
             }
             if let Some(other) = owners.iter().find(|o| o.kind == "AppliedWork") {
                 return Err((
                     "FailedToTakeOver",
-                    message(&format!("the object is already placed by another Work ({})", other.name)),
+                    message(&format!(
+                        "the object is already placed by another Work ({})",
+                        other.name
+                    )),
                 ));
             }
             if !owners.is_empty() && strategy.allow_co_ownership != Some(true) {
@@ -464,7 +478,11 @@ fn succeeded(
     let (s, reason, message) = match availability(&identifier.group, &identifier.resource, &value) {
         Availability::Available => (Status::True, "Available", "Manifest is available"),
         Availability::NotTrackable => (Status::True, "NotTrackable", "Manifest's availability is not trackable"),
-        Availability::NotYet => (Status::False, "ManifestNotAvailableYet", "Manifest is not available yet"),
+        Availability::NotYet => (
+            Status::False,
+            "ManifestNotAvailableYet",
+            "Manifest is not available yet",
+        ),
     };
     set(&mut conditions, "Available", s, reason, message, generation, now);
     manifest_condition(identifier, conditions)

@@ -61,7 +61,8 @@ pub async fn run(
                 let result = match imc.spec.state {
                     ClusterState::Join => {
                         let period = i64::from(imc.spec.heartbeat_period_seconds.unwrap_or(60));
-                        let due = last_beat.is_none_or(|t| Timestamp::now() >= t + jiff::SignedDuration::from_secs(period));
+                        let due =
+                            last_beat.is_none_or(|t| Timestamp::now() >= t + jiff::SignedDuration::from_secs(period));
                         if due || !joined.get() {
                             let beat = heartbeat(&internal, &member, &imc).await;
                             if beat.is_ok() {
@@ -101,7 +102,11 @@ pub async fn run(
     }
 }
 
-async fn heartbeat(internal: &Api<InternalMemberCluster>, member: &Client, imc: &InternalMemberCluster) -> Result<(), kube::Error> {
+async fn heartbeat(
+    internal: &Api<InternalMemberCluster>,
+    member: &Client,
+    imc: &InternalMemberCluster,
+) -> Result<(), kube::Error> {
     let now = Timestamp::now();
     let generation = imc.metadata.generation.unwrap_or_default();
     let healthy = member
@@ -120,9 +125,17 @@ async fn heartbeat(internal: &Api<InternalMemberCluster>, member: &Client, imc: 
         now,
     );
     let (s, reason, message) = if healthy {
-        (Status::True, "InternalMemberClusterHealthy", "The member cluster's API server is healthy")
+        (
+            Status::True,
+            "InternalMemberClusterHealthy",
+            "The member cluster's API server is healthy",
+        )
     } else {
-        (Status::False, "InternalMemberClusterUnhealthy", "The member cluster's API server did not answer /readyz")
+        (
+            Status::False,
+            "InternalMemberClusterUnhealthy",
+            "The member cluster's API server did not answer /readyz",
+        )
     };
     set(&mut conditions, "Healthy", s, reason, message, generation, now);
     let agent = AgentStatus {
@@ -130,7 +143,10 @@ async fn heartbeat(internal: &Api<InternalMemberCluster>, member: &Client, imc: 
         conditions,
         last_received_heartbeat: Some(Time(now)),
     };
-    let nodes = Api::<Node>::all(member.clone()).list(&ListParams::default()).await?.items;
+    let nodes = Api::<Node>::all(member.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
     let (capacity, allocatable) = node_resources(&nodes);
     let properties = BTreeMap::from([(
         "kubernetes-fleet.io/node-count".to_string(),
@@ -169,8 +185,14 @@ fn node_resources(nodes: &[Node]) -> (BTreeMap<String, Quantity>, BTreeMap<Strin
     };
     let totals = |pick: fn(&Node) -> Option<&BTreeMap<String, Quantity>>| {
         BTreeMap::from([
-            ("cpu".to_string(), Quantity(format!("{}m", (sum(pick, "cpu") * 1000.0).round() as i64))),
-            ("memory".to_string(), Quantity(format!("{}", sum(pick, "memory").round() as i64))),
+            (
+                "cpu".to_string(),
+                Quantity(format!("{}m", (sum(pick, "cpu") * 1000.0).round() as i64)),
+            ),
+            (
+                "memory".to_string(),
+                Quantity(format!("{}", sum(pick, "memory").round() as i64)),
+            ),
         ])
     };
     (
@@ -190,11 +212,13 @@ async fn leave(
     let works = Api::<Work>::namespaced(hub.clone(), namespace);
     for work in works.list(&ListParams::default()).await? {
         if work.finalizers().iter().any(|f| f == WORK_CLEANUP_FINALIZER) {
-            let finalizers: Vec<&String> = work.finalizers().iter().filter(|f| *f != WORK_CLEANUP_FINALIZER).collect();
+            let finalizers: Vec<&String> = work
+                .finalizers()
+                .iter()
+                .filter(|f| *f != WORK_CLEANUP_FINALIZER)
+                .collect();
             let patch = json!({"metadata": {"finalizers": finalizers}});
-            works
-                .patch(&work.name_any(), &params(), &Patch::Merge(&patch))
-                .await?;
+            works.patch(&work.name_any(), &params(), &Patch::Merge(&patch)).await?;
         }
     }
     let old = agent_status(imc);

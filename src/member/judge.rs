@@ -20,13 +20,32 @@ const MAX_LAST_APPLIED: usize = 256 * 1024 - 1024;
 pub fn wave(plural: &str) -> u8 {
     match plural {
         "namespaces" | "priorityclasses" => 0,
-        "networkpolicies" | "resourcequotas" | "limitranges" | "podsecuritypolicies" | "poddisruptionbudgets"
-        | "serviceaccounts" | "secrets" | "configmaps" | "storageclasses" | "persistentvolumes"
-        | "persistentvolumeclaims" | "customresourcedefinitions" | "ingressclasses" => 1,
+        "networkpolicies"
+        | "resourcequotas"
+        | "limitranges"
+        | "podsecuritypolicies"
+        | "poddisruptionbudgets"
+        | "serviceaccounts"
+        | "secrets"
+        | "configmaps"
+        | "storageclasses"
+        | "persistentvolumes"
+        | "persistentvolumeclaims"
+        | "customresourcedefinitions"
+        | "ingressclasses" => 1,
         "clusterroles" | "roles" => 2,
         "clusterrolebindings" | "rolebindings" => 3,
-        "services" | "daemonsets" | "pods" | "replicationcontrollers" | "replicasets" | "deployments"
-        | "horizontalpodautoscalers" | "statefulsets" | "jobs" | "cronjobs" | "ingresses" => 4,
+        "services"
+        | "daemonsets"
+        | "pods"
+        | "replicationcontrollers"
+        | "replicasets"
+        | "deployments"
+        | "horizontalpodautoscalers"
+        | "statefulsets"
+        | "jobs"
+        | "cronjobs"
+        | "ingresses" => 4,
         "apiservices" | "validatingwebhookconfigurations" | "mutatingwebhookconfigurations" => 5,
         _ => 6,
     }
@@ -114,7 +133,13 @@ fn condition_true(object: &Value, t: &str) -> bool {
 /// Upstream's availability rules for the live member object of a manifest (§12.1 step 8).
 pub fn availability(group: &str, plural: &str, live: &Value) -> Availability {
     let current = int(live, &["status", "observedGeneration"]) == int(live, &["metadata", "generation"]);
-    let yes = |ok: bool| if ok { Availability::Available } else { Availability::NotYet };
+    let yes = |ok: bool| {
+        if ok {
+            Availability::Available
+        } else {
+            Availability::NotYet
+        }
+    };
     match (group, plural) {
         ("apps", "deployments") => {
             let wanted = live["spec"]["replicas"].as_i64().unwrap_or(1);
@@ -146,10 +171,7 @@ pub fn availability(group: &str, plural: &str, live: &Value) -> Availability {
         }
         ("policy", "poddisruptionbudgets") => yes(current),
         ("", "namespaces" | "secrets" | "configmaps" | "serviceaccounts" | "limitranges" | "resourcequotas")
-        | (
-            "rbac.authorization.k8s.io",
-            "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings",
-        )
+        | ("rbac.authorization.k8s.io", "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings")
         | ("networking.k8s.io", "networkpolicies" | "ingressclasses")
         | ("storage.k8s.io", "csidrivers" | "csinodes" | "storageclasses" | "csistoragecapacities")
         | ("apps", "controllerrevisions")
@@ -181,9 +203,11 @@ pub fn work_conditions(
             now,
         );
         let available = manifests.iter().filter(|m| is(m, "Available")).count();
-        let untrackable = manifests
-            .iter()
-            .any(|m| m.conditions.iter().any(|c| c.type_ == "Available" && c.reason == "NotTrackable"));
+        let untrackable = manifests.iter().any(|m| {
+            m.conditions
+                .iter()
+                .any(|c| c.type_ == "Available" && c.reason == "NotTrackable")
+        });
         let (s, reason, message) = if available < total {
             (
                 Status::False,
@@ -271,7 +295,10 @@ mod tests {
     fn an_empty_work_is_applied_and_available() {
         let now: Timestamp = "2026-03-01T10:00:00Z".parse().unwrap();
         let conditions = work_conditions(&None, &[], 1, now);
-        let summary: Vec<(&str, &str)> = conditions.iter().map(|c| (c.type_.as_str(), c.status.as_str())).collect();
+        let summary: Vec<(&str, &str)> = conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
         assert_eq!(summary, [("Applied", "True"), ("Available", "True")]);
     }
 }

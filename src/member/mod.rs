@@ -90,16 +90,27 @@ pub async fn run_with(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
 ) -> Result<(), MemberError> {
     let readiness = Readiness::default();
-    let (addr, server) = serve(http_addr, readiness.clone(), Arc::new(Metrics::default()), shutdown.clone())
-        .await
-        .map_err(|source| MemberError::Http {
-            addr: http_addr.to_string(),
-            source,
-        })?;
+    let (addr, server) = serve(
+        http_addr,
+        readiness.clone(),
+        Arc::new(Metrics::default()),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|source| MemberError::Http {
+        addr: http_addr.to_string(),
+        source,
+    })?;
     readiness.set_ready();
     info!(member = %name, %addr, "member agent running; serving /healthz and /readyz");
     let joined = join::Joined::default();
-    let joining = join::run(hub.clone(), member.clone(), name.clone(), joined.clone(), shutdown.clone());
+    let joining = join::run(
+        hub.clone(),
+        member.clone(),
+        name.clone(),
+        joined.clone(),
+        shutdown.clone(),
+    );
     let applying = applier::run(hub, member, &name, joined, shutdown);
     let (_, _, served) = tokio::join!(joining, applying, server);
     served.map_err(|source| MemberError::Http {

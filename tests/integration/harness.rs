@@ -121,6 +121,26 @@ where
     });
 }
 
+/// Runs a `stagehand member` agent for member cluster `name` in-process, joined to `hub` and
+/// applying to `member`, for the life of the test binary.
+pub fn start_member_agent(hub: &TestCluster, member: &TestCluster, name: &str) {
+    let (hub_config, member_config, name) = (hub.kubeconfig.clone(), member.kubeconfig.clone(), name.to_string());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("agent runtime");
+        runtime.block_on(async move {
+            let hub = client_for(&hub_config).await;
+            let member = client_for(&member_config).await;
+            stagehand::member::run_with(hub, member, name, "127.0.0.1:0", std::future::pending())
+                .await
+                .expect("member agent");
+        });
+    });
+}
+
 /// A kube client from a kubeconfig file.
 async fn client_for(kubeconfig: &Path) -> Client {
     let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("reading kubeconfig");

@@ -4,6 +4,7 @@
 mod admission;
 mod control_plane;
 mod crds;
+mod delivery;
 mod harness;
 mod hub;
 mod pipeline;
