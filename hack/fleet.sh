@@ -3,13 +3,16 @@
 # running on 127.0.0.1 until `fleet.sh down`.
 #
 #   hack/fleet.sh up       start (or keep) hub, member1, member2, member3; install CRDs; create the
-#                          MemberClusters; start `stagehand hub` against the hub
+#                          MemberClusters; start `stagehand hub` against the hub and one
+#                          `stagehand member` agent per member cluster
 #   hack/fleet.sh down     stop them (data is kept; `down --purge` removes it)
 #   hack/fleet.sh status   show what runs
 #
 # FLEET_DIR (default .fleet) holds each cluster's data, logs and the merged kubeconfig
 # ($FLEET_DIR/kubeconfig, contexts hub, member1, member2, member3). `stagehand hub` serves its
-# health endpoint on 127.0.0.1:${STAGEHAND_HUB_PORT:-18080} and logs to $FLEET_DIR/stagehand-hub.log.
+# health endpoint on 127.0.0.1:${STAGEHAND_HUB_PORT:-18080} and logs to $FLEET_DIR/stagehand-hub.log;
+# the agent of memberN serves on 127.0.0.1:$((STAGEHAND_HUB_PORT + N)) and logs to
+# $FLEET_DIR/stagehand-memberN.log.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${FLEET_DIR:-$root/.fleet}
@@ -66,6 +69,12 @@ up() {
   "${k[@]}" --context hub apply -f "$root/config/samples/memberclusters.yaml" >/dev/null
   echo "fleet: CRDs installed; MemberClusters member1, member2, member3 created on the hub"
   start_stagehand_hub
+  local i=0
+  for m in "${members[@]}"; do
+    i=$((i + 1))
+    start_agent "$m" $((hub_port + i))
+  done
+  wait_joined
   status
   cat <<MSG
 
@@ -97,7 +106,40 @@ start_stagehand_hub() {
   echo "fleet: stagehand hub ready (health on http://127.0.0.1:$hub_port/readyz, log $dir/stagehand-hub.log)"
 }
 
+# One member agent: joins `$1` to the hub and applies its Works to the member cluster.
+start_agent() {
+  local m=$1 port=$2
+  if running "agent-$m"; then
+    echo "fleet: agent of $m already running (pid $(cat "$dir/agent-$m/pid"))"
+    return
+  fi
+  mkdir -p "$dir/agent-$m"
+  MEMBER_CLUSTER_NAME=$m HUB_KUBECONFIG="$dir/hub/kubeconfig" KUBECONFIG="$dir/$m/kubeconfig" \
+    nohup "$root/target/debug/stagehand" member --http-addr "127.0.0.1:$port" \
+    >"$dir/stagehand-$m.log" 2>&1 </dev/null &
+  echo $! >"$dir/agent-$m/pid"
+}
+
+wait_joined() {
+  local deadline=$((SECONDS + 60))
+  until [ "$(kubectl --kubeconfig "$dir/kubeconfig" --context hub get memberclusters \
+      -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{" "}{end}')" = "True True True " ]; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "fleet: member clusters did not join within 60s; see $dir/stagehand-member*.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "fleet: member1, member2, member3 joined (agents log to $dir/stagehand-member*.log)"
+}
+
 down() {
+  for m in "${members[@]}"; do
+    if running "agent-$m"; then
+      kill -TERM "$(cat "$dir/agent-$m/pid")"
+      rm -f "$dir/agent-$m/pid"
+    fi
+  done
   if running stagehand-hub; then
     kill -TERM "$(cat "$dir/stagehand-hub/pid")"
     rm -f "$dir/stagehand-hub/pid"
@@ -134,6 +176,13 @@ status() {
   else
     echo "stagehand hub: stopped"
   fi
+  for m in "${members[@]}"; do
+    if running "agent-$m"; then
+      echo "agent $m: pid $(cat "$dir/agent-$m/pid")"
+    else
+      echo "agent $m: stopped"
+    fi
+  done
 }
 
 case "${1:-}" in
