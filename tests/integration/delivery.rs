@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Role, TestCluster, cells, placement_hub, start_member_agent, start_parallel, wait_for};
+use crate::harness::{Role, TestCluster, cells, placement_hub, start, start_member_agent, start_parallel, wait_for};
+use crate::hub::{KillOnDrop, free_port, spawn_hub};
 
 const WAIT: Duration = Duration::from_secs(90);
 const MEMBER: &str = "agent-a";
@@ -299,4 +300,151 @@ fn rejected_and_unowned_manifests_are_reported_and_nothing_is_overwritten() {
         "not deleted with the placement"
     );
     hub.kubectl_ok(&["delete", "rp", "lonely", "-n", missing, "--wait=false"]);
+}
+
+/// `stagehand member` as a process of its own, so it can be killed.
+fn spawn_agent(hub: &TestCluster, member: &TestCluster, name: &str) -> (std::process::Child, KillOnDrop) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        .args(["member", "--http-addr", "127.0.0.1:0"])
+        .env("MEMBER_CLUSTER_NAME", name)
+        .env("HUB_KUBECONFIG", &hub.kubeconfig)
+        .env("KUBECONFIG", &member.kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting stagehand member");
+    let guard = KillOnDrop(child.id());
+    (child, guard)
+}
+
+fn work_index(hub: &TestCluster, cluster: &str, work: &str) -> String {
+    hub.kubectl_ok(&[
+        "get",
+        "work",
+        work,
+        "-n",
+        &format!("fleet-member-{cluster}"),
+        "-o",
+        "jsonpath={.metadata.labels.kubernetes-fleet\\.io/parent-resource-snapshot-index}",
+    ])
+}
+
+/// Kills the agent, then restarts the member API server, then the hub API server, each while a
+/// change is on its way; every time the member converges to the hub's latest value and the
+/// placement ends available, with no extra snapshot, Work or owner.
+#[test]
+fn agent_member_and_hub_restarts_in_the_middle_converge() {
+    let began = std::time::Instant::now();
+    let step = |what: &str| println!("[restarts] {:>5.1}s {what}", began.elapsed().as_secs_f64());
+    let clusters = start_parallel(&[("rshub", Role::Hub), ("rsmember", Role::Member)]);
+    let (hub, member) = (&clusters[0], &clusters[1]);
+    let (mut hub_process, hub_guard) = spawn_hub(hub, free_port(), false);
+    let name = "rs-a";
+    hub.apply(
+        &json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
+            "metadata": {"name": name}, "spec": {"identity": {"kind": "User", "name": "rs-a"}, "heartbeatPeriodSeconds": 10}})
+        .to_string(),
+    );
+    let (mut agent, agent_guard) = spawn_agent(hub, member, name);
+    wait_for("rs-a joined", WAIT, || {
+        (cells(&hub.kubectl_ok(&["get", "membercluster", name]), name)[1] == "True").then_some(())
+    });
+    hub.kubectl_ok(&["create", "ns", "rs"]);
+    hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=v1", "-n", "rs"]);
+    hub.apply(
+        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
+            "metadata": {"name": "rs"},
+            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": "rs"}]}}"#,
+    );
+    wait_for("v1 on the member", WAIT, || {
+        (cm_value(member, "rs", "cm").as_deref() == Some("v1")).then_some(())
+    });
+    let set = |hub: &TestCluster, value: &str| {
+        hub.kubectl_ok(&[
+            "patch",
+            "cm",
+            "cm",
+            "-n",
+            "rs",
+            "--type=merge",
+            "-p",
+            &json!({"data": {"key": value}}).to_string(),
+        ]);
+    };
+
+    step("v1 placed");
+    // 1. The agent is killed; the change reaches the Work meanwhile; a new agent applies it.
+    agent.kill().expect("killing the agent");
+    agent.wait().expect("reaping the agent");
+    std::mem::forget(agent_guard);
+    set(hub, "v2");
+    wait_for("the Work carries index 1", WAIT, || {
+        (work_index(hub, name, "rs-work") == "1").then_some(())
+    });
+    let (mut agent, agent_guard) = spawn_agent(hub, member, name);
+    wait_for("v2 on the member", WAIT, || {
+        (cm_value(member, "rs", "cm").as_deref() == Some("v2")).then_some(())
+    });
+
+    step("v2 placed by the restarted agent");
+    // 2. The member API server restarts while the next change is on its way.
+    assert!(member.stop().success());
+    set(hub, "v3");
+    wait_for("the Work carries index 2", WAIT, || {
+        (work_index(hub, name, "rs-work") == "2").then_some(())
+    });
+    step("Work at index 2 while the member is down");
+    let member = start("rsmember", Role::Member);
+    step("member API server restarted");
+    wait_for("v3 on the restarted member", WAIT, || {
+        (cm_value(&member, "rs", "cm").as_deref() == Some("v3")).then_some(())
+    });
+
+    step("v3 on the restarted member");
+    // 3. The hub API server restarts; the controllers and the agent reconnect.
+    assert!(hub.stop().success());
+    let hub = start("rshub", Role::Hub);
+    step("hub API server restarted");
+    set(&hub, "v4");
+    wait_for("v4 on the member after the hub restart", WAIT, || {
+        (cm_value(&member, "rs", "cm").as_deref() == Some("v4")).then_some(())
+    });
+    step("v4 on the member");
+    let row = wait_for("the placement is available again", WAIT, || {
+        let row = cells(&hub.kubectl_ok(&["get", "crp", "rs"]), "rs");
+        (row[4] == "True").then_some(row)
+    });
+    assert_eq!(&row[1..6], ["1", "True", "1", "True", "1"]);
+    let snapshots = hub.kubectl_ok(&[
+        "get",
+        "clusterresourcesnapshots",
+        "-l",
+        "kubernetes-fleet.io/parent-CRP=rs",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        snapshots.lines().count(),
+        4,
+        "one snapshot per change, none repeated: {snapshots}"
+    );
+    let works = hub.kubectl_ok(&["get", "works", "-n", &format!("fleet-member-{name}"), "-o", "name"]);
+    assert_eq!(works.trim(), "work.placement.kubernetes-fleet.io/rs-work");
+    let owners = member.kubectl_ok(&[
+        "get",
+        "cm",
+        "cm",
+        "-n",
+        "rs",
+        "-o",
+        "jsonpath={.metadata.ownerReferences[*].name}",
+    ]);
+    assert_eq!(owners, "rs-work", "one owner, the AppliedWork");
+
+    agent.kill().expect("killing the agent");
+    let _ = agent.wait();
+    std::mem::forget(agent_guard);
+    hub_process.kill().expect("killing stagehand hub");
+    let _ = hub_process.wait();
+    std::mem::forget(hub_guard);
 }

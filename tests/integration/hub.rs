@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::harness::{Role, TestCluster, member, start_parallel, wait_for};
 use crate::pipeline::{bindings, register_member};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -28,7 +28,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 }
 
 /// Kills the process if the test panics before it stopped it.
-struct KillOnDrop(u32);
+pub struct KillOnDrop(pub u32);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -93,7 +93,7 @@ fn hub_reports_ready_when_its_crds_are_established_and_stops_on_sigterm() {
 
 /// Starts `stagehand hub` against `cluster` with both snapshot windows at zero, or at their
 /// defaults (15 s and 30 s) when `default_windows`.
-fn spawn_hub(cluster: &TestCluster, port: u16, default_windows: bool) -> (std::process::Child, KillOnDrop) {
+pub fn spawn_hub(cluster: &TestCluster, port: u16, default_windows: bool) -> (std::process::Child, KillOnDrop) {
     let mut args = vec!["hub".to_string(), "--http-addr".into(), format!("127.0.0.1:{port}")];
     if !default_windows {
         for flag in [
