@@ -440,6 +440,22 @@ fn agent_member_and_hub_restarts_in_the_middle_converge() {
         "jsonpath={.metadata.ownerReferences[*].name}",
     ]);
     assert_eq!(owners, "rs-work", "one owner, the AppliedWork");
+    step("placement available, nothing duplicated");
+
+    // Leaving: deleting the MemberCluster makes the agent report that it left, then the hub
+    // removes the member's namespace. (Whether the ConfigMap stays depends on a race: this
+    // RollingUpdate placement deletes the cluster's binding, and with it the Work, as soon as the
+    // scheduler unschedules it.)
+    hub.kubectl_ok(&["delete", "membercluster", name, "--wait=false"]);
+    wait_for("the member cluster left and is gone", WAIT, || {
+        let gone = !hub.kubectl(&["get", "membercluster", name]).status.success();
+        let ns_gone = !hub
+            .kubectl(&["get", "ns", &format!("fleet-member-{name}")])
+            .status
+            .success();
+        (gone && ns_gone).then_some(())
+    });
+    step("left the fleet");
 
     agent.kill().expect("killing the agent");
     let _ = agent.wait();
