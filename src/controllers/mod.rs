@@ -10,6 +10,7 @@ pub mod member_cluster;
 pub mod placement;
 pub mod rollout;
 pub mod scheduler;
+pub mod shared;
 pub mod update_run;
 pub mod work_generator;
 

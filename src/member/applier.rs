@@ -29,6 +29,8 @@ use crate::api::placement::{
     ManifestCondition, WhenToTakeOver, Work, WorkResourceIdentifier, WorkStatus,
 };
 use crate::conditions::{Status, find, set};
+pub use crate::controllers::shared::Error;
+use crate::controllers::shared::{ok_if_missing, patch_params};
 
 /// Field manager of everything the agent applies on the member (upstream's name).
 pub const FIELD_MANAGER: &str = "work-api-agent";
@@ -38,17 +40,6 @@ const OWN_MANAGERS: [&str; 2] = [FIELD_MANAGER, "before-first-apply"];
 const PROGRESS_POLL: Duration = Duration::from_secs(3);
 /// Re-apply and re-check a settled Work this often.
 const SETTLED_POLL: Duration = Duration::from_secs(60);
-
-/// Why a pass failed; retried.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// An object did not serialise.
-    #[error("serialising: {0}")]
-    Serde(#[from] serde_json::Error),
-}
 
 struct Context {
     hub: Client,
@@ -89,18 +80,7 @@ fn error_policy(work: Arc<Work>, error: &Error, _: Arc<Context>) -> Action {
 }
 
 fn hub_params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
-}
-
-fn missing_ok<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+    patch_params(FIELD_MANAGER)
 }
 
 async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -118,7 +98,7 @@ async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> 
         // Foreground deletion: the member's garbage collector removes every object the
         // AppliedWork solely owns before the AppliedWork itself goes.
         if applied_works.get_opt(&name).await?.is_some() {
-            missing_ok(applied_works.delete(&name, &DeleteParams::foreground()).await)?;
+            ok_if_missing(applied_works.delete(&name, &DeleteParams::foreground()).await)?;
             return Ok(Action::requeue(Duration::from_secs(1)));
         }
         let finalizers: Vec<&String> = work
@@ -127,7 +107,7 @@ async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> 
             .filter(|f| *f != WORK_CLEANUP_FINALIZER)
             .collect();
         let patch = json!({"metadata": {"finalizers": finalizers}});
-        missing_ok(works.patch(&name, &hub_params(), &Patch::Merge(&patch)).await)?;
+        ok_if_missing(works.patch(&name, &hub_params(), &Patch::Merge(&patch)).await)?;
         info!(work = %name, "work deleted: what it placed is removed");
         return Ok(Action::await_change());
     }
@@ -238,7 +218,7 @@ async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> 
     };
     if applied_work.status.as_ref() != Some(&applied_status) {
         let patch = json!({"status": applied_status});
-        missing_ok(
+        ok_if_missing(
             applied_works
                 .patch_status(&name, &hub_params(), &Patch::Merge(&patch))
                 .await,
@@ -438,7 +418,7 @@ async fn remove_left_over(ctx: &Context, id: &WorkResourceIdentifier, owner: &Ow
             }),
             ..Default::default()
         };
-        missing_ok(api.delete(&id.name, &params).await)?;
+        ok_if_missing(api.delete(&id.name, &params).await)?;
         info!(kind = %id.kind, name = %id.name, "removed an object that left its work");
     }
     Ok(())

@@ -22,6 +22,7 @@ use crate::api::labels::{WORK_CLEANUP_FINALIZER, member_namespace};
 use crate::api::placement::Work;
 use crate::conditions::{Status, find, set};
 use crate::controllers::scheduler::filters::quantity;
+use crate::controllers::shared::patch_params;
 
 /// Field manager of the agent's hub writes.
 pub const FIELD_MANAGER: &str = "member-agent";
@@ -249,8 +250,5 @@ async fn leave(
 }
 
 fn params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
+    patch_params(FIELD_MANAGER)
 }

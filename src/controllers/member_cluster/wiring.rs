@@ -20,6 +20,8 @@ use crate::api::labels::{
     IS_FLEET_RESOURCE, MEMBER_CLUSTER_FINALIZER, MEMBER_NAME, WORK_CLEANUP_FINALIZER, member_namespace,
 };
 use crate::api::placement::Work;
+pub use crate::controllers::shared::Error;
+use crate::controllers::shared::{ok_if_missing, patch_params};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of this controller's writes.
@@ -29,17 +31,6 @@ pub const FIELD_MANAGER: &str = "membercluster-controller";
 const FORCE_DELETE_WAIT_MINUTES: i64 = 15;
 /// How often a deletion in progress is looked at.
 const DELETION_POLL: Duration = Duration::from_secs(2);
-
-/// Why a pass failed; retried.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// An object did not serialise.
-    #[error("serialising: {0}")]
-    Serde(#[from] serde_json::Error),
-}
 
 struct Context {
     client: Client,
@@ -72,22 +63,11 @@ fn error_policy(obj: Arc<MemberCluster>, error: &Error, ctx: Arc<Context>) -> Ac
 }
 
 fn params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
+    patch_params(FIELD_MANAGER)
 }
 
 fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
-}
-
-fn ok_if_missing<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 async fn reconcile(cluster: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Action, Error> {

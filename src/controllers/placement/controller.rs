@@ -36,12 +36,12 @@ use crate::api::labels::{
     SUBINDEX_OF_RESOURCE_SNAPSHOT, resource_snapshot_name,
 };
 use crate::api::placement::{
-    ApplyStrategyType, ClusterResourceBinding, ClusterResourcePlacement, ClusterResourcePlacementSpec,
-    ClusterResourceSnapshot, ClusterSchedulingPolicySnapshot, PlacementPolicy, PlacementStatus, ResourceBinding,
-    ResourceIdentifier, ResourcePlacement, ResourceSnapshot, RolloutStrategyType, SchedulingPolicySnapshot,
-    SchedulingPolicySnapshotStatus,
+    ApplyStrategyType, ClusterResourcePlacement, ClusterResourcePlacementSpec, PlacementPolicy, PlacementStatus,
+    ResourceIdentifier, ResourcePlacement, RolloutStrategyType, SchedulingPolicySnapshotStatus,
 };
 use crate::conditions::{Status, find, set};
+pub use crate::controllers::shared::Error;
+use crate::controllers::shared::{Family, dynamic_api, ok_if_missing, parent_placement, patch_params};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the placement controller's writes.
@@ -54,17 +54,6 @@ const RESYNC: Duration = Duration::from_secs(30 * 60);
 pub struct PlacementOptions {
     /// Snapshot throttling windows (§5.1).
     pub throttle: Throttle,
-}
-
-/// Why a pass failed; retried with back-off.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// An object did not parse.
-    #[error("parsing: {0}")]
-    Parse(#[from] serde_json::Error),
 }
 
 struct Context {
@@ -85,56 +74,30 @@ impl Context {
         }
     }
 
-    fn resource_snapshots(&self, ns: Option<&str>) -> Api<DynamicObject> {
-        self.api(
-            &if self.cluster_scoped {
-                ApiResource::erase::<ClusterResourceSnapshot>(&())
-            } else {
-                ApiResource::erase::<ResourceSnapshot>(&())
-            },
-            ns,
-        )
-    }
-
-    fn policy_snapshots(&self, ns: Option<&str>) -> Api<DynamicObject> {
-        self.api(
-            &if self.cluster_scoped {
-                ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&())
-            } else {
-                ApiResource::erase::<SchedulingPolicySnapshot>(&())
-            },
-            ns,
-        )
-    }
-
-    fn bindings(&self, ns: Option<&str>) -> Api<DynamicObject> {
-        self.api(&self.binding_ar(), ns)
-    }
-
-    fn binding_ar(&self) -> ApiResource {
-        if self.cluster_scoped {
-            ApiResource::erase::<ClusterResourceBinding>(&())
-        } else {
-            ApiResource::erase::<ResourceBinding>(&())
+    fn family(&self) -> Family {
+        Family {
+            cluster_scoped: self.cluster_scoped,
         }
-    }
-
-    fn placements(&self, ns: Option<&str>) -> Api<DynamicObject> {
-        self.api(
-            &if self.cluster_scoped {
-                ApiResource::erase::<ClusterResourcePlacement>(&())
-            } else {
-                ApiResource::erase::<ResourcePlacement>(&())
-            },
-            ns,
-        )
     }
 
     fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
-        match ns {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
-            None => Api::all_with(self.client.clone(), ar),
-        }
+        dynamic_api(&self.client, ar, ns)
+    }
+
+    fn resource_snapshots(&self, ns: Option<&str>) -> Api<DynamicObject> {
+        self.api(&self.family().resource_snapshot(), ns)
+    }
+
+    fn policy_snapshots(&self, ns: Option<&str>) -> Api<DynamicObject> {
+        self.api(&self.family().policy_snapshot(), ns)
+    }
+
+    fn bindings(&self, ns: Option<&str>) -> Api<DynamicObject> {
+        self.api(&self.family().binding(), ns)
+    }
+
+    fn placements(&self, ns: Option<&str>) -> Api<DynamicObject> {
+        self.api(&self.family().placement(), ns)
     }
 }
 
@@ -220,22 +183,15 @@ async fn controller<K>(
         cluster_scoped,
         metrics,
     });
-    let policy_ar = if cluster_scoped {
-        ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&())
-    } else {
-        ApiResource::erase::<SchedulingPolicySnapshot>(&())
-    };
+    let policy_ar = Family { cluster_scoped }.policy_snapshot();
     let mut controller = Controller::for_stream(placements, reader.clone());
-    for ar in [policy_ar, context.binding_ar()] {
+    for ar in [policy_ar, context.family().binding()] {
         let store = reader.clone();
         controller = controller.watches_with(
             Api::all_with(client.clone(), &ar),
             ar.clone(),
             watcher::Config::default(),
-            move |obj: DynamicObject| {
-                let parent = obj.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
-                by_name(&store, obj.namespace(), &parent)
-            },
+            move |obj: DynamicObject| parent_placement(&store, &obj),
         );
     }
     let store = reader.clone();
@@ -253,19 +209,6 @@ async fn controller<K>(
         .run(reconcile::<K>, error_policy::<K>, context)
         .for_each(|_| std::future::ready(()))
         .await;
-}
-
-fn by_name<K: Resource<DynamicType = ()> + Clone>(
-    store: &Store<K>,
-    ns: Option<String>,
-    name: &str,
-) -> Vec<ObjectRef<K>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|p| p.name_any() == name && p.namespace() == ns)
-        .map(|p| ObjectRef::from_obj(&*p))
-        .collect()
 }
 
 /// Placements a changed hub object may concern (§11.4). Over-approximates: label selectors are
@@ -322,10 +265,7 @@ fn owner_reference(ctx: &Context, name: &str, uid: &str) -> Value {
 }
 
 fn params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
+    patch_params(FIELD_MANAGER)
 }
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
@@ -345,10 +285,7 @@ where
     if obj.meta().deletion_timestamp.is_some() {
         for api in [ctx.resource_snapshots(ns), ctx.policy_snapshots(ns)] {
             for snapshot in api.list(&parent).await? {
-                api.delete(&snapshot.name_any(), &DeleteParams::default())
-                    .await
-                    .map(|_| ())
-                    .or_else(gone)?;
+                ok_if_missing(api.delete(&snapshot.name_any(), &DeleteParams::default()).await)?;
             }
         }
         if has_finalizer {
@@ -359,11 +296,7 @@ where
                 .cloned()
                 .collect();
             let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
-            placements
-                .patch(&name, &params(), &Patch::Merge(&patch))
-                .await
-                .map(|_| ())
-                .or_else(gone)?;
+            ok_if_missing(placements.patch(&name, &params(), &Patch::Merge(&patch)).await)?;
         }
         return Ok(Action::await_change());
     }
@@ -521,13 +454,6 @@ fn policy_report(snapshot: &DynamicObject) -> PolicyReport {
     }
 }
 
-fn gone(e: kube::Error) -> Result<(), kube::Error> {
-    match e {
-        kube::Error::Api(s) if s.code == 404 => Ok(()),
-        other => Err(other),
-    }
-}
-
 /// `…Scheduled` from the latest policy snapshot (§11.2 step 2).
 fn scheduled_condition(
     status: &mut PlacementStatus,
@@ -659,11 +585,7 @@ async fn act_snapshots(
     owner: &Value,
 ) -> Result<(u64, Option<Duration>), Error> {
     let api = ctx.resource_snapshots(ns);
-    let ar = if ctx.cluster_scoped {
-        ApiResource::erase::<ClusterResourceSnapshot>(&())
-    } else {
-        ApiResource::erase::<ResourceSnapshot>(&())
-    };
+    let ar = ctx.family().resource_snapshot();
     match plan {
         SnapshotPlan::Current {
             index,
@@ -705,10 +627,7 @@ async fn act_snapshots(
                 label(&api, &old, IS_LATEST_SNAPSHOT, "false").await?;
             }
             for name in delete {
-                api.delete(&name, &DeleteParams::default())
-                    .await
-                    .map(|_| ())
-                    .or_else(gone)?;
+                ok_if_missing(api.delete(&name, &DeleteParams::default()).await)?;
             }
             for snapshot in create {
                 create_snapshot(&api, &ar, snapshot, ns, owner).await?;
@@ -772,16 +691,9 @@ async fn ensure_policy_snapshot(
                 label(&api, &old, IS_LATEST_SNAPSHOT, "false").await?;
             }
             for old in delete {
-                api.delete(&old, &DeleteParams::default())
-                    .await
-                    .map(|_| ())
-                    .or_else(gone)?;
+                ok_if_missing(api.delete(&old, &DeleteParams::default()).await)?;
             }
-            let ar = if ctx.cluster_scoped {
-                ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&())
-            } else {
-                ApiResource::erase::<SchedulingPolicySnapshot>(&())
-            };
+            let ar = ctx.family().policy_snapshot();
             let mut obj = DynamicObject::new(&name, &ar);
             obj.metadata.namespace = ns.map(str::to_string);
             obj.metadata.labels = Some(labels);

@@ -8,22 +8,25 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector;
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::json;
 use tracing::{info, warn};
 
 use super::plan::{RolloutAction, RolloutBinding, RolloutInput, plan};
 use crate::api::condition::Condition;
 use crate::api::labels::{IS_LATEST_SNAPSHOT, PARENT_PLACEMENT, PREVIOUS_BINDING_STATE};
 use crate::api::placement::{
-    ClusterResourceBinding, ClusterResourcePlacement, ClusterResourcePlacementSpec, ClusterResourceSnapshot,
-    PlacementType, ResourceBinding, ResourcePlacement, ResourceSnapshot, RolloutStrategyType,
+    ClusterResourcePlacement, ClusterResourcePlacementSpec, PlacementType, ResourcePlacement, RolloutStrategyType,
+};
+pub use crate::controllers::shared::Error;
+use crate::controllers::shared::{
+    Family, FamilyContext, exact_apply_strategy, ok_if_missing, parent_placement, patch_params,
 };
 use crate::ops::metrics::Metrics;
 
@@ -32,57 +35,7 @@ pub const FIELD_MANAGER: &str = "rollout-controller";
 const STARTED_MESSAGE: &str = "Detected the new changes on the resources and started the rollout process";
 const NOT_STARTED_MESSAGE: &str = "The resources cannot be updated to the latest because of the rollout strategy";
 
-/// Why a pass failed; retried.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// An object did not parse.
-    #[error("parsing: {0}")]
-    Parse(#[from] serde_json::Error),
-}
-
-struct Context {
-    client: Client,
-    cluster_scoped: bool,
-    metrics: Arc<Metrics>,
-}
-
-impl Context {
-    fn ar(&self, cluster: ApiResource, namespaced: ApiResource) -> ApiResource {
-        if self.cluster_scoped { cluster } else { namespaced }
-    }
-
-    fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
-        match ns {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
-            None => Api::all_with(self.client.clone(), ar),
-        }
-    }
-
-    fn binding_ar(&self) -> ApiResource {
-        self.ar(
-            ApiResource::erase::<ClusterResourceBinding>(&()),
-            ApiResource::erase::<ResourceBinding>(&()),
-        )
-    }
-
-    fn snapshot_ar(&self) -> ApiResource {
-        self.ar(
-            ApiResource::erase::<ClusterResourceSnapshot>(&()),
-            ApiResource::erase::<ResourceSnapshot>(&()),
-        )
-    }
-
-    fn label(&self) -> &'static str {
-        if self.cluster_scoped {
-            "ClusterRollout"
-        } else {
-            "Rollout"
-        }
-    }
-}
+type Context = FamilyContext;
 
 /// Runs the rollout controller for both placement kinds until `shutdown`.
 pub async fn run_controllers(
@@ -105,8 +58,9 @@ async fn controller<K>(
 {
     let context = Arc::new(Context {
         client: client.clone(),
-        cluster_scoped,
+        family: Family { cluster_scoped },
         metrics,
+        label: if cluster_scoped { "ClusterRollout" } else { "Rollout" },
     });
     let (reader, writer) = reflector::store::<K>();
     let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
@@ -115,16 +69,13 @@ async fn controller<K>(
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
     let mut controller = Controller::for_stream(placements, reader.clone());
-    for ar in [context.binding_ar(), context.snapshot_ar()] {
+    for ar in [context.family.binding(), context.family.resource_snapshot()] {
         let store = reader.clone();
         controller = controller.watches_with(
             Api::all_with(client.clone(), &ar),
             ar.clone(),
             watcher::Config::default(),
-            move |obj: DynamicObject| {
-                let parent = obj.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
-                by_name(&store, obj.namespace(), &parent)
-            },
+            move |obj: DynamicObject| parent_placement(&store, &obj),
         );
     }
     let name = if cluster_scoped {
@@ -140,30 +91,14 @@ async fn controller<K>(
         .await;
 }
 
-fn by_name<K: Resource<DynamicType = ()> + Clone>(
-    store: &Store<K>,
-    ns: Option<String>,
-    name: &str,
-) -> Vec<ObjectRef<K>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|p| p.name_any() == name && p.namespace() == ns)
-        .map(|p| ObjectRef::from_obj(&*p))
-        .collect()
-}
-
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
     warn!(placement = %obj.meta().name.clone().unwrap_or_default(), %error, "rollout pass failed");
-    ctx.metrics.count_reconcile(ctx.label(), "error");
+    ctx.metrics.count_reconcile(ctx.label, "error");
     Action::requeue(Duration::from_secs(2))
 }
 
 fn params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
+    patch_params(FIELD_MANAGER)
 }
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
@@ -184,14 +119,14 @@ where
     let ns = obj.namespace();
     let ns = ns.as_deref();
     let latest = ctx
-        .api(&ctx.snapshot_ar(), ns)
+        .api(&ctx.family.resource_snapshot(), ns)
         .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name},{IS_LATEST_SNAPSHOT}=true")))
         .await?
         .items;
     let Some(latest) = latest.first() else {
         return Ok(Action::await_change());
     };
-    let bindings_api = ctx.api(&ctx.binding_ar(), ns);
+    let bindings_api = ctx.api(&ctx.family.binding(), ns);
     let objects = bindings_api
         .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name}")))
         .await?
@@ -223,24 +158,22 @@ where
     for action in planned.actions {
         match action {
             RolloutAction::PushApplyStrategy { binding } => {
-                let patch = json!({"spec": {"applyStrategy": exact(&serde_json::to_value(&apply_strategy)?)}});
+                let patch = json!({"spec": {"applyStrategy": exact_apply_strategy(&apply_strategy)}});
                 bindings_api.patch(&binding, &params(), &Patch::Merge(&patch)).await?;
             }
             RolloutAction::Bind { binding } => {
                 let patch = json!({"spec": {
                     "state": "Bound", "resourceSnapshotName": latest_name,
                     "resourceOverrideSnapshots": null, "clusterResourceOverrideSnapshots": null,
-                    "applyStrategy": exact(&serde_json::to_value(&apply_strategy)?),
+                    "applyStrategy": exact_apply_strategy(&apply_strategy),
                 }});
                 let updated = bindings_api.patch(&binding, &params(), &Patch::Merge(&patch)).await?;
                 mark(&bindings_api, &updated, true, now).await?;
                 info!(placement = %name, %binding, snapshot = %latest_name, "rolling out");
             }
-            RolloutAction::Delete { binding } => match bindings_api.delete(&binding, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            },
+            RolloutAction::Delete { binding } => {
+                ok_if_missing(bindings_api.delete(&binding, &DeleteParams::default()).await)?;
+            }
             RolloutAction::MarkStarted { binding, started } => {
                 if let Some(obj) = objects.iter().find(|b| b.name_any() == binding) {
                     mark(&bindings_api, obj, started, now).await?;
@@ -248,29 +181,11 @@ where
             }
         }
     }
-    ctx.metrics.count_reconcile(ctx.label(), "success");
+    ctx.metrics.count_reconcile(ctx.label, "success");
     if pushed {
         return Ok(Action::requeue(Duration::from_millis(100)));
     }
     Ok(planned.requeue_after.map_or_else(Action::await_change, Action::requeue))
-}
-
-/// Every key of an apply strategy, so a merge patch replaces it exactly.
-fn exact(strategy: &Value) -> Value {
-    let mut value = strategy.clone();
-    if let Value::Object(map) = &mut value {
-        for key in [
-            "type",
-            "comparisonOption",
-            "whenToApply",
-            "whenToTakeOver",
-            "allowCoOwnership",
-            "serverSideApplyConfig",
-        ] {
-            map.entry(key).or_insert(Value::Null);
-        }
-    }
-    value
 }
 
 /// Sets `RolloutStarted` for the binding's current generation.

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector;
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -29,9 +29,11 @@ use crate::api::labels::{
     SCHEDULER_BINDING_CLEANUP_FINALIZER, SCHEDULER_CLEANUP_FINALIZER,
 };
 use crate::api::placement::{
-    BindingState, ClusterDecision, ClusterResourceBinding, ClusterResourcePlacement, ClusterSchedulingPolicySnapshot,
-    PlacementPolicy, ResourceBinding, ResourcePlacement, SchedulingPolicySnapshot, SchedulingPolicySnapshotStatus,
+    BindingState, ClusterDecision, ClusterResourcePlacement, PlacementPolicy, ResourcePlacement,
+    SchedulingPolicySnapshotStatus,
 };
+pub use crate::controllers::shared::Error;
+use crate::controllers::shared::{Family, FamilyContext, ok_if_missing, parent_placement, patch_params};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the scheduler's writes.
@@ -39,64 +41,7 @@ pub const FIELD_MANAGER: &str = "scheduler";
 /// Safety-net resync.
 const RESYNC: Duration = Duration::from_secs(5 * 60);
 
-/// Why a cycle failed; retried.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// An object did not parse.
-    #[error("parsing: {0}")]
-    Parse(#[from] serde_json::Error),
-}
-
-struct Context {
-    client: Client,
-    cluster_scoped: bool,
-    metrics: Arc<Metrics>,
-}
-
-impl Context {
-    fn resource(&self, cluster: ApiResource, namespaced: ApiResource) -> ApiResource {
-        if self.cluster_scoped { cluster } else { namespaced }
-    }
-
-    fn api(&self, ar: &ApiResource, ns: Option<&str>) -> Api<DynamicObject> {
-        match ns {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
-            None => Api::all_with(self.client.clone(), ar),
-        }
-    }
-
-    fn placement_ar(&self) -> ApiResource {
-        self.resource(
-            ApiResource::erase::<ClusterResourcePlacement>(&()),
-            ApiResource::erase::<ResourcePlacement>(&()),
-        )
-    }
-
-    fn binding_ar(&self) -> ApiResource {
-        self.resource(
-            ApiResource::erase::<ClusterResourceBinding>(&()),
-            ApiResource::erase::<ResourceBinding>(&()),
-        )
-    }
-
-    fn policy_ar(&self) -> ApiResource {
-        self.resource(
-            ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&()),
-            ApiResource::erase::<SchedulingPolicySnapshot>(&()),
-        )
-    }
-
-    fn label(&self) -> &'static str {
-        if self.cluster_scoped {
-            "ClusterScheduler"
-        } else {
-            "Scheduler"
-        }
-    }
-}
+type Context = FamilyContext;
 
 /// Runs the scheduler for both placement kinds until `shutdown`.
 pub async fn run_controllers(
@@ -119,8 +64,13 @@ async fn controller<K>(
 {
     let context = Arc::new(Context {
         client: client.clone(),
-        cluster_scoped,
+        family: Family { cluster_scoped },
         metrics,
+        label: if cluster_scoped {
+            "ClusterScheduler"
+        } else {
+            "Scheduler"
+        },
     });
     let (reader, writer) = reflector::store::<K>();
     let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
@@ -134,16 +84,13 @@ async fn controller<K>(
         .predicate_filter(scheduling_relevant, Default::default())
         .filter_map(|event| std::future::ready(event.ok().map(|_| ())));
     let mut controller = Controller::for_stream(placements, reader.clone()).reconcile_all_on(clusters);
-    for ar in [context.policy_ar(), context.binding_ar()] {
+    for ar in [context.family.policy_snapshot(), context.family.binding()] {
         let store = reader.clone();
         controller = controller.watches_with(
             Api::all_with(client.clone(), &ar),
             ar.clone(),
             watcher::Config::default(),
-            move |obj: DynamicObject| {
-                let parent = obj.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
-                by_name(&store, obj.namespace(), &parent)
-            },
+            move |obj: DynamicObject| parent_placement(&store, &obj),
         );
     }
     let name = if cluster_scoped {
@@ -184,37 +131,14 @@ fn scheduling_relevant(cluster: &MemberCluster) -> Option<u64> {
     Some(hasher.finish())
 }
 
-fn by_name<K: Resource<DynamicType = ()> + Clone>(
-    store: &Store<K>,
-    ns: Option<String>,
-    name: &str,
-) -> Vec<ObjectRef<K>> {
-    store
-        .state()
-        .into_iter()
-        .filter(|p| p.name_any() == name && p.namespace() == ns)
-        .map(|p| ObjectRef::from_obj(&*p))
-        .collect()
-}
-
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
     warn!(placement = %obj.meta().name.clone().unwrap_or_default(), %error, "scheduling failed");
-    ctx.metrics.count_reconcile(ctx.label(), "error");
+    ctx.metrics.count_reconcile(ctx.label, "error");
     Action::requeue(Duration::from_secs(2))
 }
 
 fn params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
-}
-
-fn tolerate_missing(result: Result<(), kube::Error>) -> Result<(), kube::Error> {
-    match result {
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        other => other,
-    }
+    patch_params(FIELD_MANAGER)
 }
 
 async fn set_finalizers(
@@ -223,7 +147,7 @@ async fn set_finalizers(
     finalizers: Vec<String>,
 ) -> Result<(), kube::Error> {
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
-    tolerate_missing(
+    ok_if_missing(
         api.patch(&obj.name_any(), &params(), &Patch::Merge(&patch))
             .await
             .map(|_| ()),
@@ -241,8 +165,8 @@ where
     let name = obj.name_any();
     let ns = obj.namespace();
     let ns = ns.as_deref();
-    let placements = ctx.api(&ctx.placement_ar(), ns);
-    let bindings_api = ctx.api(&ctx.binding_ar(), ns);
+    let placements = ctx.api(&ctx.family.placement(), ns);
+    let bindings_api = ctx.api(&ctx.family.binding(), ns);
     let parent = ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name}"));
     // Read the placement afresh: the store copy may predate a finalizer another controller added.
     let Some(placement) = placements.get_opt(&name).await? else {
@@ -260,7 +184,7 @@ where
                 )
                 .await?;
                 if binding.metadata.deletion_timestamp.is_none() {
-                    tolerate_missing(
+                    ok_if_missing(
                         bindings_api
                             .delete(&binding.name_any(), &DeleteParams::default())
                             .await
@@ -279,7 +203,7 @@ where
         return Ok(Action::await_change());
     }
 
-    let policies = ctx.api(&ctx.policy_ar(), ns);
+    let policies = ctx.api(&ctx.family.policy_snapshot(), ns);
     let latest = policies
         .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={name},{IS_LATEST_SNAPSHOT}=true")))
         .await?
@@ -329,7 +253,7 @@ where
             .patch_status(&snapshot.name_any(), &params(), &Patch::Merge(&patch))
             .await?;
     }
-    ctx.metrics.count_reconcile(ctx.label(), "success");
+    ctx.metrics.count_reconcile(ctx.label, "success");
     Ok(Action::requeue(RESYNC))
 }
 
@@ -379,7 +303,7 @@ async fn act(
             cluster,
             decision,
         } => {
-            let ar = ctx.binding_ar();
+            let ar = ctx.family.binding();
             let mut obj = DynamicObject::new(&name, &ar);
             obj.metadata.namespace = ns.map(str::to_string);
             obj.metadata.labels = Some([(PARENT_PLACEMENT.to_string(), placement.to_string())].into());

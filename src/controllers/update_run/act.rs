@@ -17,6 +17,7 @@ use crate::api::labels::{
     TARGET_UPDATING_STAGE, TASK_TYPE,
 };
 use crate::api::placement::{ApprovalRequestStatus, ResourceBindingStatus};
+use crate::controllers::shared::{exact_apply_strategy, ok_if_missing};
 
 /// Field manager of every write (upstream's name, shared by both scopes: Q16).
 pub const FIELD_MANAGER: &str = "cluster-staged-update-run-controller";
@@ -85,11 +86,7 @@ pub async fn act(
                 .map_err(wrap)?,
             Action::DeleteBinding { binding } => {
                 let api = kinds.api(client, &kinds.binding, ns);
-                match api.delete(binding, &DeleteParams::default()).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
-                    Err(e) => return Err(wrap(e)),
-                }
+                ok_if_missing(api.delete(binding, &DeleteParams::default()).await).map_err(wrap)?;
             }
             Action::RequestSnapshot => {
                 let api = kinds.api(client, &kinds.placement, ns);
@@ -108,11 +105,7 @@ pub async fn act(
                 let api = kinds.api(client, &kinds.approval, ns);
                 let labelled = ListParams::default().labels(&format!("{TARGET_UPDATE_RUN}={}", run.name));
                 for approval in api.list(&labelled).await.map_err(wrap)? {
-                    match api.delete(&approval.name_any(), &DeleteParams::default()).await {
-                        Ok(_) => {}
-                        Err(kube::Error::Api(s)) if s.code == 404 => {}
-                        Err(e) => return Err(wrap(e)),
-                    }
+                    ok_if_missing(api.delete(&approval.name_any(), &DeleteParams::default()).await).map_err(wrap)?;
                 }
             }
         }
@@ -189,24 +182,6 @@ async fn accept_approval(
     Ok(())
 }
 
-/// Every key of an apply strategy, so a merge patch replaces it exactly (absent keys become null).
-fn exact_apply_strategy(target: &BindingTarget) -> Value {
-    let mut value = serde_json::to_value(&target.apply_strategy).unwrap_or_else(|_| json!({}));
-    if let Value::Object(map) = &mut value {
-        for key in [
-            "type",
-            "comparisonOption",
-            "whenToApply",
-            "whenToTakeOver",
-            "allowCoOwnership",
-            "serverSideApplyConfig",
-        ] {
-            map.entry(key).or_insert(Value::Null);
-        }
-    }
-    value
-}
-
 /// Points a binding at the run's version (`Bound`, snapshot, no overrides, apply strategy), then
 /// replaces its `RolloutStarted` condition with a fresh one for the new generation.
 async fn start_binding(
@@ -225,7 +200,7 @@ async fn start_binding(
         spec["resourceSnapshotName"] = json!(target.resource_snapshot_name);
         spec["resourceOverrideSnapshots"] = Value::Null;
         spec["clusterResourceOverrideSnapshots"] = Value::Null;
-        spec["applyStrategy"] = exact_apply_strategy(target);
+        spec["applyStrategy"] = exact_apply_strategy(&target.apply_strategy);
     }
     let patch = json!({"metadata": {"resourceVersion": current.resource_version()}, "spec": spec});
     let updated = api.patch(name, &merge_params(), &Patch::Merge(&patch)).await?;

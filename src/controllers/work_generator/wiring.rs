@@ -30,23 +30,14 @@ use crate::api::placement::{
     ResourceSnapshot, Work, WorkSpec, WorkloadTemplate,
 };
 use crate::conditions::find;
+pub use crate::controllers::shared::Error;
+use crate::controllers::shared::{ok_if_missing, patch_params};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the work generator's writes.
 pub const FIELD_MANAGER: &str = "work-generator";
 /// How often a deleting binding checks that its Works are gone.
 const DELETION_POLL: Duration = Duration::from_secs(5);
-
-/// Why a pass failed; retried.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// An object did not parse.
-    #[error("parsing: {0}")]
-    Parse(#[from] serde_json::Error),
-}
 
 struct Context {
     client: Client,
@@ -132,10 +123,7 @@ fn error_policy(obj: Arc<DynamicObject>, error: &Error, ctx: Arc<Context>) -> Ac
 }
 
 fn params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
+    patch_params(FIELD_MANAGER)
 }
 
 async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -161,11 +149,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         }
         let remaining = works.list(&owned).await?.items;
         for work in remaining.iter().filter(|w| w.metadata.deletion_timestamp.is_none()) {
-            match works.delete(&work.name_any(), &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
+            ok_if_missing(works.delete(&work.name_any(), &DeleteParams::default()).await)?;
         }
         if remaining.is_empty() {
             let finalizers: Vec<&String> = binding
@@ -174,11 +158,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                 .filter(|f| *f != WORK_CLEANUP_FINALIZER)
                 .collect();
             let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": binding.resource_version()}});
-            match bindings.patch(&name, &params(), &Patch::Merge(&patch)).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
+            ok_if_missing(bindings.patch(&name, &params(), &Patch::Merge(&patch)).await)?;
             return Ok(Action::await_change());
         }
         return Ok(Action::requeue(DELETION_POLL));
@@ -248,11 +228,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                 works.patch(&work, &params(), &Patch::Merge(&patch)).await?;
             }
             for work in plan.delete {
-                match works.delete(&work, &DeleteParams::default()).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
-                    Err(e) => return Err(e.into()),
-                }
+                ok_if_missing(works.delete(&work, &DeleteParams::default()).await)?;
             }
             (None, changed, false)
         }

@@ -1,0 +1,150 @@
+//! Small pieces every hub controller (and the member agent) needs: one error type for a failed
+//! pass, API handles for either scope, patch parameters, tolerant deletes, the mapping from a
+//! child object's `parent-CRP` label to its placement, and exact apply-strategy patches.
+
+use kube::api::{Api, ApiResource, DynamicObject, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::Value;
+
+use crate::api::labels::PARENT_PLACEMENT;
+use crate::api::placement::{
+    ApplyStrategy, ClusterResourceBinding, ClusterResourcePlacement, ClusterResourceSnapshot,
+    ClusterSchedulingPolicySnapshot, ResourceBinding, ResourcePlacement, ResourceSnapshot, SchedulingPolicySnapshot,
+};
+
+/// Why a reconcile pass failed; the controller retries it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// An object did not (de)serialise.
+    #[error("parsing: {0}")]
+    Parse(#[from] serde_json::Error),
+}
+
+/// A dynamic API handle: namespaced when `namespace` is given, else cluster-wide.
+pub fn dynamic_api(client: &Client, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
+    }
+}
+
+/// Merge-patch parameters naming the writer.
+pub fn patch_params(field_manager: &str) -> PatchParams {
+    PatchParams {
+        field_manager: Some(field_manager.into()),
+        ..Default::default()
+    }
+}
+
+/// Treats "not found" as done: the object is already gone.
+pub fn ok_if_missing<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The placement (from the store) that a snapshot, binding or Work belongs to, by its
+/// `parent-CRP` label and namespace.
+pub fn parent_placement<K: Resource<DynamicType = ()> + Clone>(
+    store: &Store<K>,
+    child: &DynamicObject,
+) -> Vec<ObjectRef<K>> {
+    let parent = child.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
+    let ns = child.namespace();
+    store
+        .state()
+        .into_iter()
+        .filter(|p| p.name_any() == parent && p.namespace() == ns)
+        .map(|p| ObjectRef::from_obj(&*p))
+        .collect()
+}
+
+/// An apply strategy with every key present, so a merge patch replaces it exactly (absent keys
+/// become null).
+pub fn exact_apply_strategy(strategy: &ApplyStrategy) -> Value {
+    let mut value = serde_json::to_value(strategy).unwrap_or_else(|_| Value::Object(Default::default()));
+    if let Value::Object(map) = &mut value {
+        for key in [
+            "type",
+            "comparisonOption",
+            "whenToApply",
+            "whenToTakeOver",
+            "allowCoOwnership",
+            "serverSideApplyConfig",
+        ] {
+            map.entry(key).or_insert(Value::Null);
+        }
+    }
+    value
+}
+
+/// The placement family one controller instance serves: ClusterResourcePlacement with its
+/// cluster-scoped snapshots and bindings, or ResourcePlacement with its namespaced ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Family {
+    /// ClusterResourcePlacement (true) or ResourcePlacement (false).
+    pub cluster_scoped: bool,
+}
+
+impl Family {
+    fn pick(self, cluster: ApiResource, namespaced: ApiResource) -> ApiResource {
+        if self.cluster_scoped { cluster } else { namespaced }
+    }
+
+    /// The placement kind.
+    pub fn placement(self) -> ApiResource {
+        self.pick(
+            ApiResource::erase::<ClusterResourcePlacement>(&()),
+            ApiResource::erase::<ResourcePlacement>(&()),
+        )
+    }
+
+    /// The binding kind.
+    pub fn binding(self) -> ApiResource {
+        self.pick(
+            ApiResource::erase::<ClusterResourceBinding>(&()),
+            ApiResource::erase::<ResourceBinding>(&()),
+        )
+    }
+
+    /// The resource snapshot kind.
+    pub fn resource_snapshot(self) -> ApiResource {
+        self.pick(
+            ApiResource::erase::<ClusterResourceSnapshot>(&()),
+            ApiResource::erase::<ResourceSnapshot>(&()),
+        )
+    }
+
+    /// The scheduling policy snapshot kind.
+    pub fn policy_snapshot(self) -> ApiResource {
+        self.pick(
+            ApiResource::erase::<ClusterSchedulingPolicySnapshot>(&()),
+            ApiResource::erase::<SchedulingPolicySnapshot>(&()),
+        )
+    }
+}
+
+/// What a per-family controller (scheduler, rollout) carries into each reconcile.
+pub struct FamilyContext {
+    /// Hub client.
+    pub client: Client,
+    /// CRP or RP family.
+    pub family: Family,
+    /// Metrics registry.
+    pub metrics: std::sync::Arc<crate::ops::metrics::Metrics>,
+    /// Controller label in `stagehand_reconciliations_total`.
+    pub label: &'static str,
+}
+
+impl FamilyContext {
+    /// A dynamic API handle on the hub.
+    pub fn api(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+        dynamic_api(&self.client, resource, namespace)
+    }
+}
