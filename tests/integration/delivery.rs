@@ -232,6 +232,48 @@ fn a_deployment_and_service_become_available_on_the_member() {
         )),
         "{work}"
     );
+    // A resource that leaves the selection leaves the member: the Service is deleted on the hub.
+    hub.kubectl_ok(&["delete", "service", "web-app", "-n", ns]);
+    wait_for("the Service is removed from the member", WAIT, || {
+        (!member
+            .kubectl(&["get", "service", "web-app", "-n", ns])
+            .status
+            .success())
+        .then_some(())
+    });
+    assert!(
+        member
+            .kubectl(&["get", "deployment", "web-app", "-n", ns])
+            .status
+            .success(),
+        "the Deployment stays"
+    );
+
+    // A cluster that leaves the placement loses what was placed there: a policy that no longer
+    // selects agent-a unschedules its binding, and the rollout removes it.
+    hub.kubectl_ok(&[
+        "patch",
+        "rp",
+        "web-app-placement",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"policy":{"affinity":{"clusterAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"clusterSelectorTerms":[{"labelSelector":{"matchLabels":{"group":"nobody"}}}]}}}}}}"#,
+    ]);
+    wait_for("the Deployment is removed from the member", WAIT, || {
+        (!member
+            .kubectl(&["get", "deployment", "web-app", "-n", ns])
+            .status
+            .success())
+        .then_some(())
+    });
+    wait_for("the binding is gone", WAIT, || {
+        hub.kubectl_ok(&["get", "resourcebindings", "-n", ns, "-o", "name"])
+            .trim()
+            .is_empty()
+            .then_some(())
+    });
     hub.kubectl_ok(&["delete", "rp", "web-app-placement", "-n", ns, "--wait=false"]);
 }
 
