@@ -42,6 +42,19 @@ pub struct HubArgs {
     /// (Go duration, 0s..1m).
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub resource_changes_collection_duration: std::time::Duration,
+    /// Run controllers only while holding the leader election Lease (`--leader-elect=false` for
+    /// a single replica that should not use a Lease).
+    #[arg(long, env = "STAGEHAND_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Namespace of the leader election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub leader_election_namespace: String,
+    /// Name of the leader election Lease.
+    #[arg(long, default_value = "stagehand-hub")]
+    pub leader_election_id: String,
+    /// This replica's identity in the election (default: `POD_NAME`, else host name and pid).
+    #[arg(long)]
+    pub leader_election_identity: Option<String>,
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "STAGEHAND_LOG_JSON")]
     pub log_json: bool,

@@ -1,9 +1,10 @@
 //! `stagehand hub`: the hub controller manager.
 //!
 //! Start-up: connect to the hub (kubeconfig or in-cluster), refuse to run unless every hub CRD is
-//! installed and Established (as upstream's hub agent does), then report ready and run until
-//! SIGTERM or Ctrl-C, running the placement controllers (resource and policy snapshots) and the
-//! staged update run controllers, each for both scopes.
+//! installed and Established (as upstream's hub agent does), then report ready, join the leader
+//! election (unless `--leader-elect=false`) and, while leading, run every hub controller until
+//! SIGTERM or Ctrl-C. A replica that loses the Lease exits with an error, so it never writes
+//! alongside the new leader.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
@@ -20,6 +21,7 @@ use crate::cli::HubArgs;
 use crate::controllers::placement::controller::PlacementOptions;
 use crate::controllers::placement::snapshot_plan::Throttle;
 use crate::ops::http::{Readiness, serve};
+use crate::ops::leader::Election;
 use crate::ops::metrics::Metrics;
 
 /// Why the hub could not start.
@@ -39,6 +41,12 @@ pub enum HubError {
     /// API discovery of the hub failed.
     #[error("cannot discover the hub's API types: {0}")]
     Discovery(#[source] kube::Error),
+    /// The leader election could not start.
+    #[error("cannot join the leader election: {0}")]
+    LeaderElection(#[source] kube_lease_manager::LeaseManagerError),
+    /// Another replica took the Lease.
+    #[error("lost the leader election Lease; exiting so that only the new leader writes")]
+    LostLeadership,
     /// The health endpoint could not be served.
     #[error("cannot serve the health endpoint on {addr}: {source}")]
     Http {
@@ -112,26 +120,72 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
             minimum_interval: args.resource_snapshot_creation_minimum_interval,
         },
     };
-    let controllers = crate::controllers::run_hub_controllers(client, metrics, options, shutdown.clone());
+    let mut election = if args.leader_elect {
+        let identity = args.leader_election_identity.clone().unwrap_or_else(default_identity);
+        Some(
+            Election::join(
+                client.clone(),
+                &args.leader_election_namespace,
+                &args.leader_election_id,
+                &identity,
+            )
+            .await
+            .map_err(HubError::LeaderElection)?,
+        )
+    } else {
+        None
+    };
+    let lead_and_run = async {
+        if let Some(election) = election.as_mut() {
+            info!("waiting to lead");
+            tokio::select! {
+                () = election.acquired() => info!("leading: starting the controllers"),
+                () = shutdown.clone() => return Ok(()),
+            }
+        }
+        let controllers = crate::controllers::run_hub_controllers(client, metrics, options, shutdown.clone());
+        let lost = async {
+            match election.as_mut() {
+                Some(election) => election.lost().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            placed = controllers => placed.map_err(HubError::Discovery),
+            () = lost => Err(HubError::LostLeadership),
+        }
+    };
     // Controllers finish their reconciles after a signal, but one whose watch had not delivered
     // its first list yet waits for it forever (kube-runtime); it must not keep the process alive.
     let bounded = async {
         tokio::select! {
-            placed = controllers => placed,
-            _ = async { shutdown.await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            placed = lead_and_run => placed,
+            _ = async { shutdown.clone().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
                 tracing::warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; exiting");
                 Ok(())
             }
         }
     };
     let (served, placed) = tokio::join!(server, bounded);
-    placed.map_err(HubError::Discovery)?;
+    if let Some(election) = election {
+        election.leave().await;
+    }
+    placed?;
     served.map_err(|source| HubError::Http {
         addr: args.http_addr,
         source,
     })?;
     info!("hub stopped");
     Ok(())
+}
+
+/// This replica's name in the election: the pod name when running in Kubernetes, else the host
+/// name and process id.
+fn default_identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    })
 }
 
 /// Completes on SIGTERM or Ctrl-C (shared by `stagehand hub` and `stagehand member`).

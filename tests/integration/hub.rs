@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::{Role, TestCluster, member, start_parallel, wait_for};
-use crate::pipeline::{bindings, register_member};
+use crate::pipeline::{bindings, make_works_available, register_member};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -296,4 +296,114 @@ fn a_run_without_index_has_a_held_back_change_snapshotted_first() {
     child.kill().expect("killing stagehand hub");
     let _ = child.wait();
     std::mem::forget(guard);
+}
+
+/// A `stagehand hub` replica with its own identity in the leader election.
+fn spawn_replica(cluster: &TestCluster, port: u16, identity: &str) -> (std::process::Child, KillOnDrop) {
+    let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        .args([
+            "hub",
+            "--http-addr",
+            &format!("127.0.0.1:{port}"),
+            "--leader-election-identity",
+            identity,
+            "--resource-snapshot-creation-minimum-interval",
+            "0s",
+            "--resource-changes-collection-duration",
+            "0s",
+        ])
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting stagehand hub");
+    let guard = KillOnDrop(child.id());
+    (child, guard)
+}
+
+fn lease_holder(hub: &TestCluster) -> String {
+    let out = hub.kubectl(&[
+        "get",
+        "lease",
+        "stagehand-hub",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// How many reconciliations a replica's `/metrics` reports in total.
+fn reconciliations(port: u16) -> u64 {
+    http_get(port, "/metrics")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("stagehand_reconciliations_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Two replicas: only the Lease holder reconciles; killing it hands over within 30 seconds and a
+/// staged run in the middle of a TimedWait completes under the new leader.
+#[test]
+fn a_standby_replica_takes_over_within_30_seconds_and_finishes_the_run() {
+    let own = start_parallel(&[("lehub", Role::Hub)]);
+    let hub = &own[0];
+    let (port_a, port_b) = (free_port(), free_port());
+    let (mut first, first_guard) = spawn_replica(hub, port_a, "replica-a");
+    wait_for("replica-a leads", Duration::from_secs(30), || {
+        (lease_holder(hub) == "replica-a").then_some(())
+    });
+    let (mut second, second_guard) = spawn_replica(hub, port_b, "replica-b");
+    register_member(hub, "le-a", &[("stage", "all")], None);
+    hub.kubectl_ok(&["create", "ns", "le-ns"]);
+    hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=v1", "-n", "le-ns"]);
+    hub.apply(
+        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
+            "metadata": {"name": "le"},
+            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": "le-ns"}],
+                     "policy": {"placementType": "PickAll"}, "strategy": {"type": "External"}}}"#,
+    );
+    hub.apply(
+        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+            "metadata": {"name": "le"},
+            "spec": {"stages": [{"name": "all", "labelSelector": {"matchLabels": {"stage": "all"}},
+                                 "afterStageTasks": [{"type": "TimedWait", "waitTime": "20s"}]}]}}"#,
+    );
+    wait_for("a binding", Duration::from_secs(60), || {
+        (bindings(hub, "le").len() == 1).then_some(())
+    });
+    hub.apply(
+        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
+            "metadata": {"name": "le-run"},
+            "spec": {"placementName": "le", "resourceSnapshotIndex": "0", "stagedRolloutStrategyName": "le", "state": "Run"}}"#,
+    );
+    let waiting =
+        r#"jsonpath={.status.stagesStatus[0].afterStageTaskStatus[0].conditions[?(@.type=="WaitTimeElapsed")].status}"#;
+    wait_for("the run is in its TimedWait", Duration::from_secs(60), || {
+        make_works_available(hub, "le");
+        (hub.kubectl_ok(&["get", "csur", "le-run", "-o", waiting]) == "False").then_some(())
+    });
+    assert!(reconciliations(port_a) > 0, "the leader reconciles");
+    assert_eq!(reconciliations(port_b), 0, "the standby writes nothing");
+
+    first.kill().expect("killing the leader");
+    first.wait().expect("reaping the leader");
+    std::mem::forget(first_guard);
+    let killed = std::time::Instant::now();
+    wait_for("replica-b leads", Duration::from_secs(45), || {
+        (lease_holder(hub) == "replica-b").then_some(())
+    });
+    let handover = killed.elapsed();
+    println!("[leader] replica-b took over {handover:?} after replica-a was killed");
+    assert!(handover < Duration::from_secs(30), "handover took {handover:?}");
+    wait_for("the run succeeds under the new leader", Duration::from_secs(60), || {
+        let succeeded = r#"jsonpath={.status.conditions[?(@.type=="Succeeded")].status}"#;
+        (hub.kubectl_ok(&["get", "csur", "le-run", "-o", succeeded]) == "True").then_some(())
+    });
+    assert!(reconciliations(port_b) > 0, "the new leader reconciles");
+    second.kill().expect("killing stagehand hub");
+    let _ = second.wait();
+    std::mem::forget(second_guard);
 }

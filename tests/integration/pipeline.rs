@@ -459,7 +459,7 @@ fn pick_fixed_binds_the_named_clusters_and_reports_unknown_names() {
 /// missing or stale gets both True for its current generation, as the agent reports once it
 /// applied the manifests and found them available. The work generator carries that to the
 /// bindings.
-fn make_works_available(hub: &TestCluster, placement: &str) {
+pub fn make_works_available(hub: &TestCluster, placement: &str) {
     let list = get_json(
         hub,
         &[
