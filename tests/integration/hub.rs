@@ -60,14 +60,7 @@ fn hub_refuses_to_start_without_its_crds() {
 fn hub_reports_ready_when_its_crds_are_established_and_stops_on_sigterm() {
     let own = start_parallel(&[("binhub", Role::Hub)]);
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
-        .args(["hub", "--http-addr", &format!("127.0.0.1:{port}")])
-        .env("KUBECONFIG", &own[0].kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting stagehand hub");
-    let guard = KillOnDrop(child.id());
+    let (mut child, guard) = spawn_stagehand_hub(&own[0], port, &[]);
     let ready = wait_for("/readyz", Duration::from_secs(30), || {
         http_get(port, "/readyz").filter(|r| r.starts_with("HTTP/1.0 200") || r.starts_with("HTTP/1.1 200"))
     });
@@ -91,20 +84,11 @@ fn hub_reports_ready_when_its_crds_are_established_and_stops_on_sigterm() {
     assert!(status.success(), "stagehand hub did not stop cleanly: {status}");
 }
 
-/// Starts `stagehand hub` against `cluster` with both snapshot windows at zero, or at their
-/// defaults (15 s and 30 s) when `default_windows`.
-pub fn spawn_hub(cluster: &TestCluster, port: u16, default_windows: bool) -> (std::process::Child, KillOnDrop) {
-    let mut args = vec!["hub".to_string(), "--http-addr".into(), format!("127.0.0.1:{port}")];
-    if !default_windows {
-        for flag in [
-            "--resource-snapshot-creation-minimum-interval",
-            "--resource-changes-collection-duration",
-        ] {
-            args.extend([flag.to_string(), "0s".into()]);
-        }
-    }
+/// Starts `stagehand hub` against `cluster` with `extra` arguments.
+fn spawn_stagehand_hub(cluster: &TestCluster, port: u16, extra: &[&str]) -> (std::process::Child, KillOnDrop) {
     let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
-        .args(&args)
+        .args(["hub", "--http-addr", &format!("127.0.0.1:{port}")])
+        .args(extra)
         .env("KUBECONFIG", &cluster.kubeconfig)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -112,6 +96,20 @@ pub fn spawn_hub(cluster: &TestCluster, port: u16, default_windows: bool) -> (st
         .expect("starting stagehand hub");
     let guard = KillOnDrop(child.id());
     (child, guard)
+}
+
+/// Both snapshot windows at zero.
+const NO_WINDOWS: [&str; 4] = [
+    "--resource-snapshot-creation-minimum-interval",
+    "0s",
+    "--resource-changes-collection-duration",
+    "0s",
+];
+
+/// Starts `stagehand hub` against `cluster` with both snapshot windows at zero, or at their
+/// defaults (15 s and 30 s) when `default_windows`.
+pub fn spawn_hub(cluster: &TestCluster, port: u16, default_windows: bool) -> (std::process::Child, KillOnDrop) {
+    spawn_stagehand_hub(cluster, port, if default_windows { &[] } else { &NO_WINDOWS })
 }
 
 /// (kind, name, uid) of every snapshot and binding of a placement.
@@ -300,25 +298,9 @@ fn a_run_without_index_has_a_held_back_change_snapshotted_first() {
 
 /// A `stagehand hub` replica with its own identity in the leader election.
 fn spawn_replica(cluster: &TestCluster, port: u16, identity: &str) -> (std::process::Child, KillOnDrop) {
-    let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
-        .args([
-            "hub",
-            "--http-addr",
-            &format!("127.0.0.1:{port}"),
-            "--leader-election-identity",
-            identity,
-            "--resource-snapshot-creation-minimum-interval",
-            "0s",
-            "--resource-changes-collection-duration",
-            "0s",
-        ])
-        .env("KUBECONFIG", &cluster.kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting stagehand hub");
-    let guard = KillOnDrop(child.id());
-    (child, guard)
+    let mut extra = vec!["--leader-election-identity", identity];
+    extra.extend(NO_WINDOWS);
+    spawn_stagehand_hub(cluster, port, &extra)
 }
 
 fn lease_holder(hub: &TestCluster) -> String {
