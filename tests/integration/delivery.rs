@@ -506,3 +506,84 @@ fn agent_member_and_hub_restarts_in_the_middle_converge() {
     let _ = hub_process.wait();
     std::mem::forget(hub_guard);
 }
+
+/// The documented install path for a real member: `deploy/member/` applies to a member cluster,
+/// and an agent configured as upstream's (hub URL, a token file of the MemberCluster's
+/// ServiceAccount identity, the hub's CA) joins and places with nothing but the rights the hub
+/// gives that identity in its own namespace.
+#[test]
+fn an_agent_with_only_its_identitys_token_joins_and_places() {
+    let hub = placement_hub();
+    let member = crate::harness::member();
+    let manifests = crate::harness::repo_root().join("deploy/member");
+    let applied = member.kubectl_ok(&["apply", "-f", &manifests.display().to_string()]);
+    assert!(
+        applied.contains("deployment.apps/stagehand-member created")
+            || applied.contains("deployment.apps/stagehand-member unchanged"),
+        "{applied}"
+    );
+
+    let name = "token-agent";
+    hub.kubectl_ok(&["create", "serviceaccount", name, "-n", "default"]);
+    hub.apply(
+        &json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
+            "metadata": {"name": name, "labels": {"group": "token"}},
+            "spec": {"identity": {"kind": "ServiceAccount", "name": name, "namespace": "default"}, "heartbeatPeriodSeconds": 15,
+                     "taints": [{"key": "only", "value": "token", "effect": "NoSchedule"}]}})
+        .to_string(),
+    );
+    let dir = std::env::temp_dir().join(format!("stagehand-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("credential dir");
+    let token = hub.kubectl_ok(&["create", "token", name, "-n", "default", "--duration=1h"]);
+    std::fs::write(dir.join("token"), token.trim()).expect("token file");
+    let ca = hub.kubectl_ok(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    let ca = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ca.trim()).expect("CA data");
+    std::fs::write(dir.join("ca.crt"), ca).expect("CA file");
+
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        .args(["member", "--http-addr", "127.0.0.1:0"])
+        .env("MEMBER_CLUSTER_NAME", name)
+        .env("HUB_SERVER_URL", &hub.server)
+        .env("CONFIG_PATH", dir.join("token"))
+        .env("HUB_CERTIFICATE_AUTHORITY", dir.join("ca.crt"))
+        .env("KUBECONFIG", &member.kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting stagehand member");
+    let guard = KillOnDrop(agent.id());
+    wait_for("the token agent joined", WAIT, || {
+        (cells(&hub.kubectl_ok(&["get", "membercluster", name]), name)[1] == "True").then_some(())
+    });
+    hub.kubectl_ok(&["create", "ns", "token-ns"]);
+    hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=token", "-n", "token-ns"]);
+    let mut policy = tolerating(json!({"placementType": "PickAll"}));
+    policy["tolerations"][0]["value"] = json!("token");
+    policy["affinity"]["clusterAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["clusterSelectorTerms"]
+        [0]["labelSelector"]["matchLabels"]["group"] = json!("token");
+    hub.apply(
+        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
+            "metadata": {"name": "token"},
+            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": "token-ns"}], "policy": policy}})
+        .to_string(),
+    );
+    wait_for("placed through the token agent", WAIT, || {
+        (cm_value(member, "token-ns", "cm").as_deref() == Some("token")).then_some(())
+    });
+    let row = wait_for("AVAILABLE True", WAIT, || {
+        let row = cells(&hub.kubectl_ok(&["get", "crp", "token"]), "token");
+        (row[4] == "True").then_some(row)
+    });
+    assert_eq!(&row[1..6], ["1", "True", "1", "True", "1"]);
+    agent.kill().expect("killing the agent");
+    let _ = agent.wait();
+    std::mem::forget(guard);
+    hub.kubectl_ok(&["delete", "crp", "token", "--wait=false"]);
+}
