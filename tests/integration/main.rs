@@ -2,6 +2,7 @@
 //! One test binary (link time on 2 cores); see `harness` for how clusters are shared.
 
 mod admission;
+mod chart_rbac;
 mod control_plane;
 mod crds;
 mod delivery;
