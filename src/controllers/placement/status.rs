@@ -349,8 +349,6 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
             .collect();
         let first = indexes[0];
         let external_unknown = |status: &mut PlacementStatus, message: String| {
-            status.observed_resource_index = None;
-            status.selected_resources = None;
             set(
                 &mut status.conditions,
                 &placement_type(Step::RolloutStarted),
@@ -365,25 +363,24 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
                 &[scheduled_type.as_str(), placement_type(Step::RolloutStarted).as_str()],
             );
         };
-        if indexes.iter().any(|i| *i != first) {
-            external_unknown(
-                status,
-                "Rollout is controlled by an external controller and different resource snapshot versions are observed across clusters".into(),
-            );
-            return;
-        }
-        if first.is_empty() {
-            external_unknown(
-                status,
-                format!(
-                    "Rollout is controlled by an external controller and no resource snapshot name is observed across clusters, probably rollout has not started yet; check the {} objects",
-                    if input.kind == "ClusterResourcePlacement" {
-                        "ClusterStagedUpdateRun"
-                    } else {
-                        "StagedUpdateRun"
-                    }
-                ),
-            );
+        let unobserved = if indexes.iter().any(|i| *i != first) {
+            Some("Rollout is controlled by an external controller and different resource snapshot versions are observed across clusters".to_string())
+        } else if first.is_empty() {
+            Some(format!(
+                "Rollout is controlled by an external controller and no resource snapshot name is observed across clusters, probably rollout has not started yet; check the {} objects",
+                if input.kind == "ClusterResourcePlacement" {
+                    "ClusterStagedUpdateRun"
+                } else {
+                    "StagedUpdateRun"
+                }
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = unobserved {
+            status.observed_resource_index = None;
+            status.selected_resources = None;
+            external_unknown(status, message);
             return;
         }
         let index: u64 = first.parse().unwrap_or_default();
@@ -400,8 +397,6 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
                     cluster.cluster_name
                 ),
             );
-            status.observed_resource_index = Some(first.to_string());
-            status.selected_resources = Some(input.group_resources.get(&index).cloned().unwrap_or_default());
             return;
         }
     }

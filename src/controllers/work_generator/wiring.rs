@@ -194,7 +194,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     let snapshot_name = spec["resourceSnapshotName"].as_str().unwrap_or_default().to_string();
     let apply_strategy: Option<ApplyStrategy> = serde_json::from_value(spec["applyStrategy"].clone()).ok();
     let existing_works = works.list(&owned).await?.items;
-    let (sync_error, changed, retry) = match load_group(&ctx, ns.as_deref(), &placement, &snapshot_name).await? {
+    let (sync_error, changed, wrote, retry) = match load_group(&ctx, ns.as_deref(), &placement, &snapshot_name).await? {
         Group::Complete(index, parts) => {
             let binding_ref = BindingRef {
                 name: &name,
@@ -207,6 +207,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             let existing: Vec<ExistingWork> = existing_works.iter().map(existing_work).collect();
             let plan = sync(desired(&binding_ref, &parts), &existing, apply_strategy.as_ref());
             let changed = plan.changes_works();
+            let wrote = changed || !plan.restrategize.is_empty();
             for work in plan.create {
                 let obj = work_object(&work, &member_namespace(&target), apply_strategy.as_ref());
                 match works.create(&PostParams::default(), &obj).await {
@@ -230,9 +231,9 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             for work in plan.delete {
                 ok_if_missing(works.delete(&work, &DeleteParams::default()).await)?;
             }
-            (None, changed, false)
+            (None, changed, wrote, false)
         }
-        Group::Incomplete => (None, false, true),
+        Group::Incomplete => (None, false, false, true),
         Group::Missing => {
             let synced = !existing_works.is_empty()
                 && existing_works
@@ -240,10 +241,15 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                     .all(|w| w.annotations().get(PARENT_RESOURCE_SNAPSHOT_NAME) == Some(&snapshot_name));
             let error = (!synced)
                 .then(|| format!("resource snapshot {snapshot_name:?} of placement {placement:?} is not found"));
-            (error, false, true)
+            (error, false, false, true)
         }
     };
-    let current = works.list(&owned).await?.items;
+    // Re-read only when this pass wrote Works; otherwise the list from above is current.
+    let current = if wrote {
+        works.list(&owned).await?.items
+    } else {
+        existing_works
+    };
     let report_diff = apply_strategy
         .as_ref()
         .is_some_and(|a| a.type_ == Some(ApplyStrategyType::ReportDiff));
