@@ -34,7 +34,7 @@ twin_kinds! {
     kube: {
         status = "UpdateRunStatus",
         printcolumn(name = "Placement", type_ = "string", json_path = ".spec.placementName"),
-        printcolumn(name = "Resource-Snapshot-Index", type_ = "string", json_path = ".spec.resourceSnapshotIndex"),
+        printcolumn(name = "Resource-Snapshot-Index", type_ = "string", json_path = ".status.resourceSnapshotIndexUsed"),
         printcolumn(name = "Policy-Snapshot-Index", type_ = "string", json_path = ".status.policySnapshotIndexUsed"),
         printcolumn(name = "Initialized", type_ = "string", json_path = r#".status.conditions[?(@.type=="Initialized")].status"#),
         printcolumn(name = "Progressing", type_ = "string", json_path = r#".status.conditions[?(@.type=="Progressing")].status"#),

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 
 use super::failure::{Category, Failure, abort};
 use super::model::{Action, ApprovalView, Observed, TaskPosition};
-use crate::api::placement::StageTaskStatus;
+use crate::api::placement::{StageTaskStatus, UpdateRunStatus};
 use crate::conditions::{Status, find, is_true_for, set};
 use crate::controllers::update_run::reasons::{msg, task, types};
 
@@ -24,6 +24,25 @@ pub fn is_approved(approval: &ApprovalView) -> bool {
 /// Whether the controller already accepted this approval.
 pub fn is_accepted(approval: &ApprovalView) -> bool {
     is_true_for(&approval.conditions, types::APPROVAL_ACCEPTED, approval.generation)
+}
+
+/// SD-8, "an approval, once accepted, cannot be revoked": a request whose task the run already
+/// counts as approved gets its `ApprovalAccepted` back when someone's status patch replaced the
+/// condition list (doc A approves the after-stage request twice, the second time from a file).
+/// Finished runs do this too.
+pub fn keep_accepted(obs: &Observed, status: &UpdateRunStatus) -> Vec<Action> {
+    let generation = obs.run.generation;
+    let stages = status.stages_status.iter().flatten();
+    let tasks = stages.flat_map(|s| {
+        let before = s.before_stage_task_status.iter().flatten();
+        before.chain(s.after_stage_task_status.iter().flatten())
+    });
+    tasks
+        .filter(|t| is_true_for(&t.conditions, types::APPROVAL_REQUEST_APPROVED, generation))
+        .filter_map(|t| t.approval_request_name.as_ref())
+        .filter(|name| obs.approvals.get(*name).is_some_and(|a| !is_accepted(a)))
+        .map(|name| Action::AcceptApproval { name: name.clone() })
+        .collect()
 }
 
 /// Processes one approval task; returns whether it is approved. Records actions to create or

@@ -62,6 +62,7 @@ pub fn decide(obs: &Observed) -> Decision {
     if !obs.run.has_finalizer {
         actions.push(Action::AddFinalizer);
     }
+    actions.extend(approval::keep_accepted(obs, &status));
     let finish = |status, mut more: Vec<Action>, next| {
         let mut all = actions.clone();
         all.append(&mut more);

@@ -1190,6 +1190,42 @@ fn accepted_approval_cannot_be_revoked() {
 }
 
 #[test]
+fn a_status_patch_that_drops_approval_accepted_gets_it_back_even_after_the_run_finished() {
+    let mut w = World::doc_a();
+    through_staging(&mut w);
+    w.approve("example-run-canary-before");
+    w.pass();
+    w.make_available("member3");
+    w.make_available("member1");
+    w.pass();
+    w.approve("example-run-canary-after");
+    w.pass();
+    w.pass();
+    assert_eq!(w.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
+    // Doc A's second approval (from approval.json) replaces the whole condition list.
+    let a = w.obs.approvals.get_mut("example-run-canary-after").expect("approval");
+    a.conditions = Some(vec![Condition {
+        type_: types::APPROVED.into(),
+        status: "True".into(),
+        observed_generation: Some(1),
+        reason: "approved".into(),
+        ..Default::default()
+    }]);
+    let done = w.status().clone();
+    let d = w.pass().clone();
+    assert_eq!(
+        d.actions,
+        vec![Action::AcceptApproval {
+            name: "example-run-canary-after".into()
+        }]
+    );
+    assert!(is_accepted(&w.obs.approvals["example-run-canary-after"]));
+    assert_eq!(w.status(), &done);
+    // Nothing left to restore.
+    assert!(w.pass().actions.is_empty());
+}
+
+#[test]
 fn approval_for_another_stage_aborts() {
     let mut w = World::doc_a();
     through_staging(&mut w);
