@@ -24,6 +24,24 @@ pub enum Error {
     Parse(#[from] serde_json::Error),
 }
 
+impl Error {
+    /// A 409 Conflict: another writer changed the object between this pass's read and its
+    /// write. The retry reads the new version, so it is routine.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Api(kube::Error::Api(status)) if status.code == 409)
+    }
+}
+
+/// Logs a failed pass that will be retried: a conflict at debug level (it is routine and would
+/// drown real problems), anything else as a warning.
+pub fn log_failed_pass(what: &str, object: &str, error: &Error) {
+    if error.is_conflict() {
+        tracing::debug!(object, %error, "{what} raced another writer; retrying");
+    } else {
+        tracing::warn!(object, %error, "{what} failed");
+    }
+}
+
 /// A dynamic API handle: namespaced when `namespace` is given, else cluster-wide.
 pub fn dynamic_api(client: &Client, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
     match namespace {

@@ -12,7 +12,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::aggregate::{agent_gone, member_status};
 use crate::api::cluster::{ClusterState, InternalMemberCluster, InternalMemberClusterSpec, MemberCluster};
@@ -21,6 +21,7 @@ use crate::api::labels::{
 };
 use crate::api::placement::Work;
 pub use crate::controllers::shared::Error;
+use crate::controllers::shared::log_failed_pass;
 use crate::controllers::shared::{ok_if_missing, patch_params};
 use crate::ops::metrics::Metrics;
 
@@ -57,7 +58,7 @@ pub async fn run_controller(
 }
 
 fn error_policy(obj: Arc<MemberCluster>, error: &Error, ctx: Arc<Context>) -> Action {
-    warn!(member = %obj.name_any(), %error, "member cluster reconcile failed");
+    log_failed_pass("member cluster reconcile", &obj.name_any(), error);
     ctx.metrics.count_reconcile("MemberCluster", "error");
     Action::requeue(Duration::from_secs(2))
 }

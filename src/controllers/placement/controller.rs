@@ -21,7 +21,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tracing::info;
 
 use super::cache::{Changed, ResourceCache};
 use super::catalog::Catalog;
@@ -41,6 +41,7 @@ use crate::api::placement::{
 };
 use crate::conditions::{Status, find, set};
 pub use crate::controllers::shared::Error;
+use crate::controllers::shared::log_failed_pass;
 use crate::controllers::shared::{Family, dynamic_api, ok_if_missing, parent_placement, patch_params};
 use crate::ops::metrics::Metrics;
 
@@ -252,7 +253,11 @@ fn affected<K: Resource<DynamicType = ()> + Clone + Serialize>(
 }
 
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    warn!(placement = %obj.meta().name.clone().unwrap_or_default(), %error, "placement reconcile failed");
+    log_failed_pass(
+        "placement reconcile",
+        &obj.meta().name.clone().unwrap_or_default(),
+        error,
+    );
     ctx.metrics.count_reconcile(ctx.kind(), "error");
     Action::requeue(Duration::from_secs(5))
 }

@@ -16,7 +16,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::plan::{RolloutAction, RolloutBinding, RolloutInput, plan};
 use crate::api::condition::Condition;
@@ -25,6 +25,7 @@ use crate::api::placement::{
     ClusterResourcePlacement, ClusterResourcePlacementSpec, PlacementType, ResourcePlacement, RolloutStrategyType,
 };
 pub use crate::controllers::shared::Error;
+use crate::controllers::shared::log_failed_pass;
 use crate::controllers::shared::{
     Family, FamilyContext, exact_apply_strategy, ok_if_missing, parent_placement, patch_params,
 };
@@ -92,7 +93,7 @@ async fn controller<K>(
 }
 
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    warn!(placement = %obj.meta().name.clone().unwrap_or_default(), %error, "rollout pass failed");
+    log_failed_pass("rollout pass", &obj.meta().name.clone().unwrap_or_default(), error);
     ctx.metrics.count_reconcile(ctx.label, "error");
     Action::requeue(Duration::from_secs(2))
 }

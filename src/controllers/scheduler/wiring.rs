@@ -19,7 +19,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::cycle::{BindingAction, BindingView, PlacementKey, PolicyInput, schedule};
 use super::eligibility::eligibility;
@@ -33,6 +33,7 @@ use crate::api::placement::{
     SchedulingPolicySnapshotStatus,
 };
 pub use crate::controllers::shared::Error;
+use crate::controllers::shared::log_failed_pass;
 use crate::controllers::shared::{Family, FamilyContext, ok_if_missing, parent_placement, patch_params};
 use crate::ops::metrics::Metrics;
 
@@ -132,7 +133,7 @@ fn scheduling_relevant(cluster: &MemberCluster) -> Option<u64> {
 }
 
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    warn!(placement = %obj.meta().name.clone().unwrap_or_default(), %error, "scheduling failed");
+    log_failed_pass("scheduling", &obj.meta().name.clone().unwrap_or_default(), error);
     ctx.metrics.count_reconcile(ctx.label, "error");
     Action::requeue(Duration::from_secs(2))
 }

@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::report::{Outcome, report};
 use super::works::{
@@ -31,6 +31,7 @@ use crate::api::placement::{
 };
 use crate::conditions::find;
 pub use crate::controllers::shared::Error;
+use crate::controllers::shared::log_failed_pass;
 use crate::controllers::shared::{ok_if_missing, patch_params};
 use crate::ops::metrics::Metrics;
 
@@ -117,7 +118,7 @@ async fn controller(
 }
 
 fn error_policy(obj: Arc<DynamicObject>, error: &Error, ctx: Arc<Context>) -> Action {
-    warn!(binding = %obj.name_any(), %error, "work generation failed");
+    log_failed_pass("work generation", &obj.name_any(), error);
     ctx.metrics.count_reconcile("WorkGenerator", "error");
     Action::requeue(Duration::from_secs(2))
 }
