@@ -13,11 +13,19 @@
 # health endpoint on 127.0.0.1:${STAGEHAND_HUB_PORT:-18080} and logs to $FLEET_DIR/stagehand-hub.log;
 # the agent of memberN serves on 127.0.0.1:$((STAGEHAND_HUB_PORT + N)) and logs to
 # $FLEET_DIR/stagehand-memberN.log.
+#
+# STAGEHAND_BIN uses a prebuilt `stagehand` instead of `cargo build` (the tests pass theirs).
+# FLEET_HUB_RBAC=chart runs `stagehand hub` the way the Helm chart does: with nothing but the
+# chart's ServiceAccount token (its ClusterRole and Role, rendered by `hack/helm.py rbac`, applied
+# in namespace fleet-system) and its Lease in that namespace. The default is the hub's admin
+# kubeconfig.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${FLEET_DIR:-$root/.fleet}
 members=(member1 member2 member3)
 hub_port=${STAGEHAND_HUB_PORT:-18080}
+stagehand=${STAGEHAND_BIN:-$root/target/debug/stagehand}
+hub_rbac=${FLEET_HUB_RBAC:-admin}
 clusters=(hub "${members[@]}")
 
 running() { [ -f "$dir/$1/pid" ] && kill -0 "$(cat "$dir/$1/pid")" 2>/dev/null; }
@@ -89,9 +97,19 @@ start_stagehand_hub() {
     echo "fleet: stagehand hub already running (pid $(cat "$dir/stagehand-hub/pid"))"
     return
   fi
-  (cd "$root" && cargo build --quiet --bin stagehand)
+  [ -n "${STAGEHAND_BIN:-}" ] || (cd "$root" && cargo build --quiet --bin stagehand)
   mkdir -p "$dir/stagehand-hub"
-  KUBECONFIG="$dir/hub/kubeconfig" nohup "$root/target/debug/stagehand" hub --http-addr "127.0.0.1:$hub_port" \
+  local kubeconfig="$dir/hub/kubeconfig" args=()
+  case "$hub_rbac" in
+    admin) ;;
+    chart)
+      kubeconfig=$(chart_rbac_kubeconfig)
+      args=(--leader-election-namespace fleet-system)
+      echo "fleet: stagehand hub runs with the chart's RBAC (ServiceAccount fleet-system/stagehand-hub)"
+      ;;
+    *) echo "fleet: FLEET_HUB_RBAC must be admin or chart, not $hub_rbac" >&2; exit 2 ;;
+  esac
+  KUBECONFIG="$kubeconfig" nohup "$stagehand" hub --http-addr "127.0.0.1:$hub_port" "${args[@]}" \
     >"$dir/stagehand-hub.log" 2>&1 </dev/null &
   echo $! >"$dir/stagehand-hub/pid"
   local deadline=$((SECONDS + 60))
@@ -106,6 +124,28 @@ start_stagehand_hub() {
   echo "fleet: stagehand hub ready (health on http://127.0.0.1:$hub_port/readyz, log $dir/stagehand-hub.log)"
 }
 
+# Applies the chart's ServiceAccount and RBAC to the hub and prints the path of a kubeconfig that
+# holds only that ServiceAccount's token.
+chart_rbac_kubeconfig() {
+  local k=(kubectl --kubeconfig "$dir/hub/kubeconfig") python out="$dir/stagehand-hub/kubeconfig"
+  python=$("$root/hack/python-tools.sh")
+  "${k[@]}" create namespace fleet-system --dry-run=client -o yaml | "${k[@]}" apply -f - >/dev/null
+  "$python" "$root/hack/helm.py" rbac fleet-system 2>/dev/null | "${k[@]}" apply -f - >/dev/null
+  local token server ca
+  token=$("${k[@]}" create token stagehand-hub -n fleet-system --duration=24h)
+  server=$("${k[@]}" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+  ca=$("${k[@]}" config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+  cat >"$out" <<CONFIG
+apiVersion: v1
+kind: Config
+current-context: hub
+clusters: [{name: hub, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: stagehand-hub, user: {token: "$token"}}]
+contexts: [{name: hub, context: {cluster: hub, user: stagehand-hub}}]
+CONFIG
+  echo "$out"
+}
+
 # One member agent: joins `$1` to the hub and applies its Works to the member cluster.
 start_agent() {
   local m=$1 port=$2
@@ -115,7 +155,7 @@ start_agent() {
   fi
   mkdir -p "$dir/agent-$m"
   MEMBER_CLUSTER_NAME=$m HUB_KUBECONFIG="$dir/hub/kubeconfig" KUBECONFIG="$dir/$m/kubeconfig" \
-    nohup "$root/target/debug/stagehand" member --http-addr "127.0.0.1:$port" \
+    nohup "$stagehand" member --http-addr "127.0.0.1:$port" \
     >"$dir/stagehand-$m.log" 2>&1 </dev/null &
   echo $! >"$dir/agent-$m/pid"
 }

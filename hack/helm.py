@@ -3,6 +3,7 @@
 
     hack/helm.py lint              helm lint; fails on errors
     hack/helm.py template [ns]     prints the rendered manifests (CRDs first), as `helm template`
+    hack/helm.py rbac [ns]         prints only the rendered ServiceAccount and RBAC objects
     hack/helm.py check             lint + render + the chart's promises (below); fails loudly
 
 The promises checked on the rendered chart: a non-root Deployment with a read-only root
@@ -87,6 +88,10 @@ def main():
         lint()
     elif command == "template":
         print(yaml.safe_dump_all(render(*sys.argv[2:3]), sort_keys=False), end="")
+    elif command == "rbac":
+        kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+        docs = [d for d in render(*sys.argv[2:3]) if d["kind"] in kinds]
+        print(yaml.safe_dump_all(docs, sort_keys=False), end="")
     elif command == "check":
         check()
     else:
