@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build crds test lint unit integration chart testcp up down status bench clean
+.PHONY: help build crds test lint unit integration walkthroughs chart testcp up down status bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,10 +27,13 @@ unit: ## unit tests (no API server)
 integration: ## integration tests against real kube-apiservers from tools/testcp
 	STAGEHAND_TESTCP=$$(hack/testcp-build.sh) $(CARGO) test --test integration
 
+walkthroughs: ## replay both seed documents with kubectl on local fleets started like `make up` (about 5 min)
+	$(CARGO) test --test walkthroughs -- --nocapture
+
 chart: ## lint, render and check the hub Helm chart (deploy/charts/stagehand) with helm-python-sdk
 	$$(hack/python-tools.sh) hack/helm.py check
 
-test: lint unit chart integration ## everything CI runs
+test: lint unit chart integration walkthroughs ## everything CI runs
 
 up: ## start the local fleet (hub + member1..3) and leave it running
 	@hack/fleet.sh up
