@@ -16,10 +16,11 @@ crds: ## regenerate crds/ from the Rust types
 testcp: ## build (or find in the cache) the test control plane and print its path
 	@hack/testcp-build.sh
 
-lint: ## formatting, clippy, go vet of the test control plane
+lint: ## formatting, clippy, go vet of the test control plane, hadolint of the Dockerfile
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	cd tools/testcp && go vet ./...
+	$$(dirname $$(hack/python-tools.sh))/hadolint Dockerfile
 
 unit: ## unit tests (no API server)
 	$(CARGO) test --lib --bins

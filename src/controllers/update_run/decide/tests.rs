@@ -910,15 +910,20 @@ fn approval_with_another_generation_does_not_count() {
     assert_eq!(w.binding("member3").spec.state, BindingState::Scheduled);
 }
 
-#[test]
-fn doc_a_flow_runs_to_success_with_after_stage_approval() {
-    let mut w = World::doc_a();
-    through_staging(&mut w);
+/// Drives doc A through staging and the canary updates, up to the after-stage approval.
+fn through_canary(w: &mut World) {
+    through_staging(w);
     w.approve("example-run-canary-before");
     w.pass();
     w.make_available("member3");
     w.make_available("member1");
     w.pass();
+}
+
+#[test]
+fn doc_a_flow_runs_to_success_with_after_stage_approval() {
+    let mut w = World::doc_a();
+    through_canary(&mut w);
     assert!(w.obs.approvals.contains_key("example-run-canary-after"));
     assert_eq!(w.stage_condition(1, types::PROGRESSING), pair("False", stage::WAITING));
     w.approve("example-run-canary-after");
@@ -1192,12 +1197,7 @@ fn accepted_approval_cannot_be_revoked() {
 #[test]
 fn a_status_patch_that_drops_approval_accepted_gets_it_back_even_after_the_run_finished() {
     let mut w = World::doc_a();
-    through_staging(&mut w);
-    w.approve("example-run-canary-before");
-    w.pass();
-    w.make_available("member3");
-    w.make_available("member1");
-    w.pass();
+    through_canary(&mut w);
     w.approve("example-run-canary-after");
     w.pass();
     w.pass();
