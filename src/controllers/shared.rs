@@ -2,9 +2,14 @@
 //! pass, API handles for either scope, patch parameters, tolerant deletes, the mapping from a
 //! child object's `parent-CRP` label to its placement, and exact apply-strategy patches.
 
+use std::fmt::Debug;
+
 use kube::api::{Api, ApiResource, DynamicObject, PatchParams};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, Predicate, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::api::labels::PARENT_PLACEMENT;
@@ -148,6 +153,33 @@ impl Family {
     }
 }
 
+/// A controller over placements of kind `K`, woken by the placement changes `predicate` lets
+/// through and by changes of the `children` kinds, each mapped to its placement through the
+/// `parent-CRP` label. `Controller::store` gives the placements' cache.
+pub fn placement_controller<K, P>(client: &Client, children: &[ApiResource], predicate: P) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+    P: Predicate<K> + Send + 'static,
+{
+    let (reader, writer) = reflector::store::<K>();
+    let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicate, Default::default());
+    let mut controller = Controller::for_stream(placements, reader.clone());
+    for ar in children {
+        let store = reader.clone();
+        controller = controller.watches_with(
+            Api::all_with(client.clone(), ar),
+            ar.clone(),
+            watcher::Config::default(),
+            move |obj: DynamicObject| parent_placement(&store, &obj),
+        );
+    }
+    controller
+}
+
 /// What a per-family controller (scheduler, rollout) carries into each reconcile.
 pub struct FamilyContext {
     /// Hub client.
@@ -161,6 +193,21 @@ pub struct FamilyContext {
 }
 
 impl FamilyContext {
+    /// The context of a per-family controller of `client`'s hub.
+    pub fn new(
+        client: Client,
+        cluster_scoped: bool,
+        metrics: std::sync::Arc<crate::ops::metrics::Metrics>,
+        label: &'static str,
+    ) -> FamilyContext {
+        FamilyContext {
+            client,
+            family: Family { cluster_scoped },
+            metrics,
+            label,
+        }
+    }
+
     /// A dynamic API handle on the hub.
     pub fn api(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
         dynamic_api(&self.client, resource, namespace)

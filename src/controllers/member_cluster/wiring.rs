@@ -21,8 +21,7 @@ use crate::api::labels::{
 };
 use crate::api::placement::Work;
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::log_failed_pass;
-use crate::controllers::shared::{ok_if_missing, patch_params};
+use crate::controllers::shared::{log_failed_pass, ok_if_missing, patch_params};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of this controller's writes.

@@ -15,8 +15,8 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::runtime::predicates;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -41,8 +41,9 @@ use crate::api::placement::{
 };
 use crate::conditions::{Status, find, set};
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::log_failed_pass;
-use crate::controllers::shared::{Family, dynamic_api, ok_if_missing, parent_placement, patch_params};
+use crate::controllers::shared::{
+    Family, dynamic_api, log_failed_pass, ok_if_missing, patch_params, placement_controller,
+};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the placement controller's writes.
@@ -163,19 +164,6 @@ async fn controller<K>(
 ) where
     K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    let (reader, writer) = reflector::store::<K>();
-    let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        // Annotations too: an update run asks for a snapshot through one (SD-11).
-        .predicate_filter(
-            kube::runtime::Predicate::combine(
-                predicates::generation as fn(&K) -> Option<u64>,
-                predicates::annotations as fn(&K) -> Option<u64>,
-            ),
-            Default::default(),
-        );
     let context = Arc::new(Context {
         client: client.clone(),
         catalog,
@@ -184,18 +172,14 @@ async fn controller<K>(
         cluster_scoped,
         metrics,
     });
-    let policy_ar = Family { cluster_scoped }.policy_snapshot();
-    let mut controller = Controller::for_stream(placements, reader.clone());
-    for ar in [policy_ar, context.family().binding()] {
-        let store = reader.clone();
-        controller = controller.watches_with(
-            Api::all_with(client.clone(), &ar),
-            ar.clone(),
-            watcher::Config::default(),
-            move |obj: DynamicObject| parent_placement(&store, &obj),
-        );
-    }
-    let store = reader.clone();
+    let family = context.family();
+    // Annotations too: an update run asks for a snapshot through one (SD-11).
+    let wake_on = kube::runtime::Predicate::combine(
+        predicates::generation as fn(&K) -> Option<u64>,
+        predicates::annotations as fn(&K) -> Option<u64>,
+    );
+    let mut controller = placement_controller::<K, _>(&client, &[family.policy_snapshot(), family.binding()], wake_on);
+    let store = controller.store();
     let affected_placements =
         changes.flat_map(move |changed| futures::stream::iter(affected(&store, cluster_scoped, &changed)));
     controller = controller.reconcile_on(affected_placements);

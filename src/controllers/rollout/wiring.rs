@@ -10,8 +10,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector;
-use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::runtime::predicates;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,9 +24,8 @@ use crate::api::placement::{
     ClusterResourcePlacement, ClusterResourcePlacementSpec, PlacementType, ResourcePlacement, RolloutStrategyType,
 };
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::log_failed_pass;
 use crate::controllers::shared::{
-    Family, FamilyContext, exact_apply_strategy, ok_if_missing, parent_placement, patch_params,
+    FamilyContext, exact_apply_strategy, log_failed_pass, ok_if_missing, patch_params, placement_controller,
 };
 use crate::ops::metrics::Metrics;
 
@@ -57,28 +55,10 @@ async fn controller<K>(
 ) where
     K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    let context = Arc::new(Context {
-        client: client.clone(),
-        family: Family { cluster_scoped },
-        metrics,
-        label: if cluster_scoped { "ClusterRollout" } else { "Rollout" },
-    });
-    let (reader, writer) = reflector::store::<K>();
-    let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
-    let mut controller = Controller::for_stream(placements, reader.clone());
-    for ar in [context.family.binding(), context.family.resource_snapshot()] {
-        let store = reader.clone();
-        controller = controller.watches_with(
-            Api::all_with(client.clone(), &ar),
-            ar.clone(),
-            watcher::Config::default(),
-            move |obj: DynamicObject| parent_placement(&store, &obj),
-        );
-    }
+    let label = if cluster_scoped { "ClusterRollout" } else { "Rollout" };
+    let context = Arc::new(Context::new(client, cluster_scoped, metrics, label));
+    let children = [context.family.binding(), context.family.resource_snapshot()];
+    let controller = placement_controller::<K, _>(&context.client, &children, predicates::generation);
     let name = if cluster_scoped {
         "clusterresourceplacement-rollout-controller"
     } else {

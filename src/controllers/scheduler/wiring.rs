@@ -13,8 +13,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector;
-use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,8 +32,7 @@ use crate::api::placement::{
     SchedulingPolicySnapshotStatus,
 };
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::log_failed_pass;
-use crate::controllers::shared::{Family, FamilyContext, ok_if_missing, parent_placement, patch_params};
+use crate::controllers::shared::{FamilyContext, log_failed_pass, ok_if_missing, patch_params, placement_controller};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the scheduler's writes.
@@ -63,37 +61,20 @@ async fn controller<K>(
 ) where
     K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    let context = Arc::new(Context {
-        client: client.clone(),
-        family: Family { cluster_scoped },
-        metrics,
-        label: if cluster_scoped {
-            "ClusterScheduler"
-        } else {
-            "Scheduler"
-        },
-    });
-    let (reader, writer) = reflector::store::<K>();
-    let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
+    let label = if cluster_scoped {
+        "ClusterScheduler"
+    } else {
+        "Scheduler"
+    };
+    let context = Arc::new(Context::new(client.clone(), cluster_scoped, metrics, label));
     let clusters = watcher(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .touched_objects()
         .predicate_filter(scheduling_relevant, Default::default())
         .filter_map(|event| std::future::ready(event.ok().map(|_| ())));
-    let mut controller = Controller::for_stream(placements, reader.clone()).reconcile_all_on(clusters);
-    for ar in [context.family.policy_snapshot(), context.family.binding()] {
-        let store = reader.clone();
-        controller = controller.watches_with(
-            Api::all_with(client.clone(), &ar),
-            ar.clone(),
-            watcher::Config::default(),
-            move |obj: DynamicObject| parent_placement(&store, &obj),
-        );
-    }
+    let children = [context.family.policy_snapshot(), context.family.binding()];
+    let controller =
+        placement_controller::<K, _>(&client, &children, predicates::generation).reconcile_all_on(clusters);
     let name = if cluster_scoped {
         "clusterscheduler"
     } else {

@@ -31,8 +31,7 @@ use crate::api::placement::{
 };
 use crate::conditions::find;
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::log_failed_pass;
-use crate::controllers::shared::{ok_if_missing, patch_params};
+use crate::controllers::shared::{log_failed_pass, ok_if_missing, patch_params};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the work generator's writes.
