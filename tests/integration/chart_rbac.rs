@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Role, cells, repo_root, start_parallel, wait_for};
 use crate::hub::{KillOnDrop, free_port};
+use crate::pipeline::{one_stage_strategy, placement};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -121,20 +122,13 @@ fn the_hub_works_under_exactly_the_charts_rbac() {
     });
 
     // A placement rolled out by a staged run with an approval.
-    hub.kubectl_ok(&["create", "ns", "rbac-ns"]);
-    hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=chart", "-n", "rbac-ns"]);
-    hub.apply(
-        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
-            "metadata": {"name": "rbac"},
-            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": "rbac-ns"}],
-                     "policy": {"placementType": "PickAll"}, "strategy": {"type": "External"}}}"#,
+    placement(
+        hub,
+        "rbac",
+        json!({"placementType": "PickAll"}),
+        json!({"type": "External"}),
     );
-    hub.apply(
-        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
-            "metadata": {"name": "rbac"},
-            "spec": {"stages": [{"name": "all", "labelSelector": {"matchLabels": {"stage": "all"}},
-                                 "afterStageTasks": [{"type": "Approval"}]}]}}"#,
-    );
+    one_stage_strategy(hub, "rbac", "all", ("stage", "all"), json!([{"type": "Approval"}]));
     wait_for("a binding", WAIT, || {
         (!hub.kubectl_ok(&["get", "crb", "-o", "name"]).trim().is_empty()).then_some(())
     });
@@ -163,8 +157,8 @@ fn the_hub_works_under_exactly_the_charts_rbac() {
         let table = hub.kubectl_ok(&["get", "csur", "rbac-run"]);
         (cells(&table, "rbac-run")[6] == "True").then_some(())
     });
-    let value = member.kubectl_ok(&["get", "cm", "cm", "-n", "rbac-ns", "-o", "jsonpath={.data.key}"]);
-    assert_eq!(value, "chart");
+    let value = member.kubectl_ok(&["get", "cm", "cm", "-n", "rbac", "-o", "jsonpath={.data.key}"]);
+    assert_eq!(value, "value1");
     let row = wait_for("kubectl get crp: True 1 True 1", WAIT, || {
         let row = cells(&hub.kubectl_ok(&["get", "crp", "rbac"]), "rbac");
         (row[4] == "True").then_some(row)

@@ -7,8 +7,10 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::harness::{Role, TestCluster, member, start_parallel, wait_for};
-use crate::pipeline::{bindings, make_works_available, register_member};
+use crate::pipeline::{bindings, make_works_available, one_stage_strategy, placement, register_member};
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -143,13 +145,11 @@ fn a_hub_restart_keeps_every_snapshot_and_binding_and_skips_no_index() {
     for name in ["member1", "member2"] {
         register_member(hub, name, &[], None);
     }
-    hub.kubectl_ok(&["create", "ns", "restart-ns"]);
-    hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=value1", "-n", "restart-ns"]);
-    hub.apply(
-        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
-            "metadata": {"name": "restart"},
-            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": "restart-ns"}],
-                     "policy": {"placementType": "PickAll"}, "strategy": {"type": "External"}}}"#,
+    placement(
+        hub,
+        "restart",
+        json!({"placementType": "PickAll"}),
+        json!({"type": "External"}),
     );
     let before = wait_for(
         "snapshot 0, policy snapshot 0 and two bindings",
@@ -169,7 +169,7 @@ fn a_hub_restart_keeps_every_snapshot_and_binding_and_skips_no_index() {
         "cm",
         "cm",
         "-n",
-        "restart-ns",
+        "restart",
         "--type=merge",
         "-p",
         r#"{"data":{"key":"value2"}}"#,
@@ -228,19 +228,13 @@ fn a_run_without_index_has_a_held_back_change_snapshotted_first() {
     let hub = &own[0];
     let (mut child, guard) = spawn_hub(hub, free_port(), true);
     register_member(hub, "member1", &[("environment", "canary")], None);
-    hub.kubectl_ok(&["create", "ns", "sd11"]);
-    hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=value1", "-n", "sd11"]);
-    hub.apply(
-        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
-            "metadata": {"name": "sd11"},
-            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": "sd11"}],
-                     "policy": {"placementType": "PickAll"}, "strategy": {"type": "External"}}}"#,
+    placement(
+        hub,
+        "sd11",
+        json!({"placementType": "PickAll"}),
+        json!({"type": "External"}),
     );
-    hub.apply(
-        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
-            "metadata": {"name": "sd11"},
-            "spec": {"stages": [{"name": "all", "labelSelector": {"matchLabels": {"environment": "canary"}}}]}}"#,
-    );
+    one_stage_strategy(hub, "sd11", "all", ("environment", "canary"), json!([]));
     wait_for("snapshot 0 and a binding", Duration::from_secs(60), || {
         (hub.kubectl(&["get", "clusterresourcesnapshot", "sd11-0-snapshot"])
             .status
@@ -339,19 +333,18 @@ fn a_standby_replica_takes_over_within_30_seconds_and_finishes_the_run() {
     });
     let (mut second, second_guard) = spawn_replica(hub, port_b, "replica-b");
     register_member(hub, "le-a", &[("stage", "all")], None);
-    hub.kubectl_ok(&["create", "ns", "le-ns"]);
-    hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=v1", "-n", "le-ns"]);
-    hub.apply(
-        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
-            "metadata": {"name": "le"},
-            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": "le-ns"}],
-                     "policy": {"placementType": "PickAll"}, "strategy": {"type": "External"}}}"#,
+    placement(
+        hub,
+        "le",
+        json!({"placementType": "PickAll"}),
+        json!({"type": "External"}),
     );
-    hub.apply(
-        r#"{"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
-            "metadata": {"name": "le"},
-            "spec": {"stages": [{"name": "all", "labelSelector": {"matchLabels": {"stage": "all"}},
-                                 "afterStageTasks": [{"type": "TimedWait", "waitTime": "20s"}]}]}}"#,
+    one_stage_strategy(
+        hub,
+        "le",
+        "all",
+        ("stage", "all"),
+        json!([{"type": "TimedWait", "waitTime": "20s"}]),
     );
     wait_for("a binding", Duration::from_secs(60), || {
         (bindings(hub, "le").len() == 1).then_some(())

@@ -155,8 +155,9 @@ fn crp_cells(hub: &TestCluster, name: &str) -> Vec<String> {
     cells(&table, name)
 }
 
-/// A CRP of one namespace (created with a ConfigMap) with `policy` and `strategy`.
-fn placement(hub: &TestCluster, name: &str, policy: Value, strategy: Value) {
+/// A CRP `name` of namespace `name` (created with ConfigMap `cm`, `key=value1`) with `policy` and
+/// `strategy`.
+pub fn placement(hub: &TestCluster, name: &str, policy: Value, strategy: Value) {
     hub.kubectl_ok(&["create", "ns", name]);
     hub.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=value1", "-n", name]);
     let crp = json!({
@@ -168,6 +169,19 @@ fn placement(hub: &TestCluster, name: &str, policy: Value, strategy: Value) {
         },
     });
     hub.apply(&crp.to_string());
+}
+
+/// A ClusterStagedUpdateStrategy `name` of one stage `stage`, selecting the clusters labelled
+/// `label` and ending with `after_stage_tasks`.
+pub fn one_stage_strategy(hub: &TestCluster, name: &str, stage: &str, label: (&str, &str), after_stage_tasks: Value) {
+    let (key, value) = label;
+    hub.apply(
+        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+            "metadata": {"name": name},
+            "spec": {"stages": [{"name": stage, "labelSelector": {"matchLabels": {key: value}},
+                                 "afterStageTasks": after_stage_tasks}]}})
+        .to_string(),
+    );
 }
 
 fn tolerate(key: &str) -> Value {
