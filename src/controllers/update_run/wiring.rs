@@ -14,7 +14,7 @@ use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::act::{ActError, FIELD_MANAGER, act};
 use super::decide::decide;
@@ -51,6 +51,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// A 409 Conflict on an action or the status write: another writer changed the object since
+    /// this pass read it (every write carries the `resourceVersion` it read). Routine; the retry
+    /// reads the new version.
+    fn is_conflict(&self) -> bool {
+        let api = match self {
+            Error::Act(ActError { source, .. }) | Error::Record(source) => source,
+            _ => return false,
+        };
+        matches!(api, kube::Error::Api(status) if status.code == 409)
+    }
+
     fn label(&self) -> &'static str {
         match self {
             Error::Observe(_) => "observe_error",
@@ -388,6 +399,10 @@ where
         .unwrap_or(1);
     ctx.metrics.count_reconcile(ctx.controller, error.label());
     let delay = Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(10))).min(Duration::from_secs(300));
-    warn!(run = %key, %error, retry_in = ?delay, "reconcile failed");
+    if error.is_conflict() {
+        debug!(run = %key, %error, retry_in = ?delay, "pass raced another writer; retrying");
+    } else {
+        warn!(run = %key, %error, retry_in = ?delay, "reconcile failed");
+    }
     ControllerAction::requeue(delay)
 }
