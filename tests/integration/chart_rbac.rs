@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 
 use crate::harness::{Role, cells, repo_root, start_parallel, wait_for};
 use crate::hub::{KillOnDrop, free_port};
-use crate::pipeline::{one_stage_strategy, placement};
+use crate::pipeline::{assert_available_at_generation_one, one_stage_strategy, placement, wait_run_succeeded};
 
 const WAIT: Duration = Duration::from_secs(90);
 
-/// The chart rendered by `hack/helm.py template` (installing its Python tools on first use).
-fn rendered_chart(namespace: &str) -> Vec<Value> {
+/// The chart's ServiceAccount and RBAC objects, rendered by `hack/helm.py rbac` (the same
+/// rendering `FLEET_HUB_RBAC=chart` applies; the Python tools are installed on first use).
+fn rendered_rbac(namespace: &str) -> Vec<Value> {
     let python = Command::new(repo_root().join("hack/python-tools.sh"))
         .output()
         .expect("hack/python-tools.sh");
@@ -23,9 +24,9 @@ fn rendered_chart(namespace: &str) -> Vec<Value> {
     let python = String::from_utf8_lossy(&python.stdout).trim().to_string();
     let out = Command::new(&python)
         .arg(repo_root().join("hack/helm.py"))
-        .args(["template", namespace])
+        .args(["rbac", namespace])
         .output()
-        .expect("hack/helm.py template");
+        .expect("hack/helm.py rbac");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_saphyr::from_multiple::<Value>(&String::from_utf8_lossy(&out.stdout)).expect("rendered YAML")
 }
@@ -36,19 +37,7 @@ fn the_hub_works_under_exactly_the_charts_rbac() {
     let (hub, member) = (&clusters[0], &clusters[1]);
     let ns = "fleet-system";
     hub.kubectl_ok(&["create", "ns", ns]);
-    let rbac: Vec<Value> = rendered_chart(ns)
-        .into_iter()
-        .filter(|d| {
-            [
-                "ServiceAccount",
-                "ClusterRole",
-                "ClusterRoleBinding",
-                "Role",
-                "RoleBinding",
-            ]
-            .contains(&d["kind"].as_str().unwrap_or_default())
-        })
-        .collect();
+    let rbac = rendered_rbac(ns);
     assert_eq!(rbac.len(), 5, "{rbac:?}");
     let list = json!({"apiVersion": "v1", "kind": "List", "items": rbac});
     hub.apply(&list.to_string());
@@ -153,17 +142,10 @@ fn the_hub_works_under_exactly_the_charts_rbac() {
         "-p",
         r#"{"status":{"conditions":[{"type":"Approved","status":"True","reason":"approved","message":"approved"}]}}"#,
     ]);
-    wait_for("the run succeeded", WAIT, || {
-        let table = hub.kubectl_ok(&["get", "csur", "rbac-run"]);
-        (cells(&table, "rbac-run")[6] == "True").then_some(())
-    });
+    wait_run_succeeded(hub, "rbac-run", WAIT);
     let value = member.kubectl_ok(&["get", "cm", "cm", "-n", "rbac", "-o", "jsonpath={.data.key}"]);
     assert_eq!(value, "value1");
-    let row = wait_for("kubectl get crp: True 1 True 1", WAIT, || {
-        let row = cells(&hub.kubectl_ok(&["get", "crp", "rbac"]), "rbac");
-        (row[4] == "True").then_some(row)
-    });
-    assert_eq!(&row[1..6], ["1", "True", "1", "True", "1"]);
+    assert_available_at_generation_one(hub, &["crp", "rbac"], "rbac", WAIT);
     let holder = hub.kubectl_ok(&[
         "get",
         "lease",

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Role, TestCluster, cells, placement_hub, start, start_member_agent, start_parallel, wait_for};
 use crate::hub::{KillOnDrop, free_port, spawn_hub};
+use crate::pipeline::{assert_available_at_generation_one, wait_run_succeeded};
 
 const WAIT: Duration = Duration::from_secs(90);
 const MEMBER: &str = "agent-a";
@@ -60,10 +61,7 @@ fn run(hub: &TestCluster, placement: &str, run: &str, index: &str) {
             "spec": {"placementName": placement, "resourceSnapshotIndex": index, "stagedRolloutStrategyName": placement, "state": "Run"}})
         .to_string(),
     );
-    wait_for(&format!("run {run} succeeded"), WAIT, || {
-        let table = hub.kubectl_ok(&["get", "csur", run]);
-        (cells(&table, run)[6] == "True").then_some(())
-    });
+    wait_run_succeeded(hub, run, WAIT);
 }
 
 #[test]
@@ -143,13 +141,7 @@ fn a_config_map_lands_changes_and_rolls_back_on_the_member_and_leaves_with_the_p
         Some("value1"),
         "rolled back"
     );
-    let row = wait_for("kubectl get crp: True 1 True 1", WAIT, || {
-        let table = hub.kubectl_ok(&["get", "crp", name]);
-        let row = cells(&table, name);
-        (row[4] == "True").then_some((table, row))
-    });
-    println!("{}", row.0);
-    assert_eq!(&row.1[1..6], ["1", "True", "1", "True", "1"]);
+    assert_available_at_generation_one(hub, &["crp", name], name, WAIT);
 
     hub.kubectl_ok(&["delete", "crp", name, "--timeout=90s"]);
     wait_for("the namespace and ConfigMap are gone from the member", WAIT, || {
@@ -198,13 +190,7 @@ fn a_deployment_and_service_become_available_on_the_member() {
                      "policy": tolerating(json!({"placementType": "PickAll"}))}})
         .to_string(),
     );
-    let row = wait_for("kubectl get rp: AVAILABLE True", WAIT, || {
-        let table = hub.kubectl_ok(&["get", "rp", "-n", ns]);
-        let row = cells(&table, "web-app-placement");
-        (row[4] == "True").then_some((table, row))
-    });
-    println!("{}", row.0);
-    assert_eq!(&row.1[1..6], ["1", "True", "1", "True", "1"]);
+    assert_available_at_generation_one(hub, &["rp", "-n", ns], "web-app-placement", WAIT);
     let ready = member.kubectl_ok(&[
         "get",
         "deployment",
@@ -452,11 +438,7 @@ fn agent_member_and_hub_restarts_in_the_middle_converge() {
         (cm_value(&member, "rs", "cm").as_deref() == Some("v4")).then_some(())
     });
     step("v4 on the member");
-    let row = wait_for("the placement is available again", WAIT, || {
-        let row = cells(&hub.kubectl_ok(&["get", "crp", "rs"]), "rs");
-        (row[4] == "True").then_some(row)
-    });
-    assert_eq!(&row[1..6], ["1", "True", "1", "True", "1"]);
+    assert_available_at_generation_one(&hub, &["crp", "rs"], "rs", WAIT);
     let snapshots = hub.kubectl_ok(&[
         "get",
         "clusterresourcesnapshots",
@@ -577,11 +559,7 @@ fn an_agent_with_only_its_identitys_token_joins_and_places() {
     wait_for("placed through the token agent", WAIT, || {
         (cm_value(member, "token-ns", "cm").as_deref() == Some("token")).then_some(())
     });
-    let row = wait_for("AVAILABLE True", WAIT, || {
-        let row = cells(&hub.kubectl_ok(&["get", "crp", "token"]), "token");
-        (row[4] == "True").then_some(row)
-    });
-    assert_eq!(&row[1..6], ["1", "True", "1", "True", "1"]);
+    assert_available_at_generation_one(hub, &["crp", "token"], "token", WAIT);
     agent.kill().expect("killing the agent");
     let _ = agent.wait();
     std::mem::forget(guard);

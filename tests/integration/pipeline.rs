@@ -171,6 +171,27 @@ pub fn placement(hub: &TestCluster, name: &str, policy: Value, strategy: Value) 
     hub.apply(&crp.to_string());
 }
 
+/// Waits (up to `timeout`) until `kubectl get <get>` shows placement `name` AVAILABLE True, prints
+/// the table, and checks the row reads `1 True 1 True 1` (GEN through AVAILABLE-GEN).
+pub fn assert_available_at_generation_one(hub: &TestCluster, get: &[&str], name: &str, timeout: Duration) {
+    let args: Vec<&str> = std::iter::once("get").chain(get.iter().copied()).collect();
+    let (table, row) = wait_for(&format!("kubectl {}: AVAILABLE True", args.join(" ")), timeout, || {
+        let table = hub.kubectl_ok(&args);
+        let row = cells(&table, name);
+        (row[4] == "True").then_some((table, row))
+    });
+    println!("{table}");
+    assert_eq!(&row[1..6], ["1", "True", "1", "True", "1"]);
+}
+
+/// Waits (up to `timeout`) until `kubectl get csur <run>` shows SUCCEEDED True.
+pub fn wait_run_succeeded(hub: &TestCluster, run: &str, timeout: Duration) {
+    wait_for(&format!("run {run} succeeded"), timeout, || {
+        let table = hub.kubectl_ok(&["get", "csur", run]);
+        (cells(&table, run)[6] == "True").then_some(())
+    });
+}
+
 /// A ClusterStagedUpdateStrategy `name` of one stage `stage`, selecting the clusters labelled
 /// `label` and ending with `after_stage_tasks`.
 pub fn one_stage_strategy(hub: &TestCluster, name: &str, stage: &str, label: (&str, &str), after_stage_tasks: Value) {
@@ -758,12 +779,7 @@ fn a_staged_run_rolls_an_external_placement_out_and_the_placement_becomes_availa
         let (_, index, key) = work_on(hub, &name, cluster);
         assert_eq!((index.as_str(), key.as_str()), ("0", "value1"), "{cluster}");
     }
-    let row = wait_for("kubectl get crp: AVAILABLE True", WAIT, || {
-        let row = crp_cells(hub, &name);
-        (row[4] == "True").then_some(row)
-    });
-    println!("{}", hub.kubectl_ok(&["get", "crp", &name]));
-    assert_eq!(&row[1..6], ["1", "True", "1", "True", "1"]);
+    assert_available_at_generation_one(hub, &["crp", &name], &name, WAIT);
     let status = &get_json(hub, &["crp", &name])["status"];
     assert_eq!(status["observedResourceIndex"], json!("0"));
     assert_eq!(status["selectedResources"][1]["kind"], json!("ConfigMap"));
