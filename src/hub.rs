@@ -101,11 +101,13 @@ pub async fn check_crds(client: &Client) -> Result<(), HubError> {
 
 /// Runs the hub until a shutdown signal.
 pub async fn run(args: HubArgs) -> Result<(), HubError> {
-    let client = Client::try_default().await.map_err(HubError::Connect)?;
+    let metrics = Arc::new(Metrics::default());
+    let client = crate::ops::client::counted_default(metrics.clone())
+        .await
+        .map_err(HubError::Connect)?;
     check_crds(&client).await?;
     let readiness = Readiness::default();
-    let metrics = Arc::new(Metrics::default());
-    let shutdown = shutdown_signal().boxed().shared();
+    let shutdown = crate::ops::shutdown_signal().boxed().shared();
     let (addr, server) = serve(&args.http_addr, readiness.clone(), metrics.clone(), shutdown.clone())
         .await
         .map_err(|source| HubError::Http {
@@ -186,27 +188,4 @@ fn default_identity() -> String {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
     })
-}
-
-/// Completes on SIGTERM or Ctrl-C (shared by `stagehand hub` and `stagehand member`).
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod cli;
 pub mod conditions;
 pub mod controllers;
+pub mod fleetsim;
 pub mod hub;
 pub mod member;
 pub mod ops;

@@ -77,7 +77,7 @@ async fn hub_client(args: &MemberArgs) -> Result<Client, MemberError> {
 pub async fn run(args: MemberArgs) -> Result<(), MemberError> {
     let hub = hub_client(&args).await?;
     let member = Client::try_default().await?;
-    let shutdown = crate::hub::shutdown_signal().boxed().shared();
+    let shutdown = crate::ops::shutdown_signal().boxed().shared();
     run_with(hub, member, args.member_cluster_name.clone(), &args.http_addr, shutdown).await
 }
 
