@@ -17,6 +17,7 @@ use crate::api::placement::{
     ApplyStrategy, ClusterResourceBinding, ClusterResourcePlacement, ClusterResourceSnapshot,
     ClusterSchedulingPolicySnapshot, ResourceBinding, ResourcePlacement, ResourceSnapshot, SchedulingPolicySnapshot,
 };
+use crate::ops::metrics::Metrics;
 
 /// Why a reconcile pass failed; the controller retries it.
 #[derive(Debug, thiserror::Error)]
@@ -37,13 +38,43 @@ impl Error {
     }
 }
 
-/// Logs a failed pass that will be retried: a conflict at debug level (it is routine and would
-/// drown real problems), anything else as a warning.
-pub fn log_failed_pass(what: &str, object: &str, error: &Error) {
+/// A short class of what made a pass fail, for the error counter: `api_conflict`,
+/// `api_not_found`, `api_<code>` for other API answers, `transport`, or `parse`.
+pub fn error_reason(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.code == 409 => "api_conflict".into(),
+        kube::Error::Api(status) if status.code == 404 => "api_not_found".into(),
+        kube::Error::Api(status) => format!("api_{}", status.code),
+        kube::Error::SerdeError(_) => "parse".into(),
+        _ => "transport".into(),
+    }
+}
+
+/// Records a failed pass that will be retried: counted by controller and reason
+/// (`stagehand_reconcile_errors_total`), and logged once with the object, controller and cause;
+/// a conflict at debug level (it is routine and would drown real problems), anything else as a
+/// warning.
+pub fn record_failed_pass(metrics: &Metrics, controller: &str, what: &str, object: &str, error: &Error) {
+    let reason = match error {
+        Error::Api(e) => error_reason(e),
+        Error::Parse(_) => "parse".into(),
+    };
+    metrics.count_reconcile(controller, "error");
+    metrics.count_reconcile_error(controller, &reason);
     if error.is_conflict() {
-        tracing::debug!(object, %error, "{what} raced another writer; retrying");
+        tracing::debug!(object, controller, reason, %error, "{what} raced another writer; retrying");
     } else {
-        tracing::warn!(object, %error, "{what} failed");
+        tracing::warn!(object, controller, reason, %error, "{what} failed");
+    }
+}
+
+/// How soon a failed pass runs again: a lost race (409 Conflict) at once, since the retry reads
+/// what the other writer wrote, anything else after `otherwise`.
+pub fn retry_delay(error: &Error, otherwise: std::time::Duration) -> std::time::Duration {
+    if error.is_conflict() {
+        std::time::Duration::from_millis(200)
+    } else {
+        otherwise
     }
 }
 
@@ -205,6 +236,16 @@ impl FamilyContext {
             family: Family { cluster_scoped },
             metrics,
             label,
+        }
+    }
+
+    /// How soon a failed pass runs again: a lost race (409 Conflict) at once, since the retry reads
+    /// what the other writer wrote, anything else after `otherwise`.
+    pub fn retry_delay(error: &Error, otherwise: std::time::Duration) -> std::time::Duration {
+        if error.is_conflict() {
+            std::time::Duration::from_millis(200)
+        } else {
+            otherwise
         }
     }
 

@@ -71,6 +71,24 @@ fn stage_histogram() -> Histogram {
     Histogram::new([15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0])
 }
 
+/// Labels of the API request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiRequestLabels {
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, ...
+    pub verb: String,
+    /// Resource, with its subresource (`works/status`).
+    pub resource: String,
+}
+
+/// Labels of the reconcile error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileErrorLabels {
+    /// Controller.
+    pub controller: String,
+    /// What went wrong, as a short class (`api_conflict`, `api_not_found`, `api_5xx`, ...).
+    pub reason: String,
+}
+
 /// Every metric the hub exports.
 pub struct Metrics {
     registry: Registry,
@@ -78,6 +96,8 @@ pub struct Metrics {
     approval_latency: HistogramFamily<ApprovalLabels>,
     stage_duration: HistogramFamily<RunLabels>,
     reconciles: Family<ReconcileLabels, Counter>,
+    api_requests: Family<ApiRequestLabels, Counter>,
+    reconcile_errors: Family<ReconcileErrorLabels, Counter>,
     /// Status series emitted per run, so deleting a run removes them all.
     series: Mutex<HashMap<RunLabels, HashSet<RunStatusLabels>>>,
 }
@@ -109,8 +129,22 @@ impl Default for Metrics {
             "Reconcile passes by controller and result",
             reconciles.clone(),
         );
+        let api_requests = Family::default();
+        registry.register(
+            "stagehand_hub_api_requests",
+            "API server requests of this process by verb and resource",
+            api_requests.clone(),
+        );
+        let reconcile_errors = Family::default();
+        registry.register(
+            "stagehand_reconcile_errors",
+            "Failed reconcile passes by controller and reason",
+            reconcile_errors.clone(),
+        );
         Metrics {
             registry,
+            api_requests,
+            reconcile_errors,
             run_status,
             approval_latency,
             stage_duration,
@@ -158,6 +192,26 @@ impl Metrics {
             .get_or_create(&ReconcileLabels {
                 controller: controller.into(),
                 result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts one API request.
+    pub fn count_api_request(&self, verb: &str, resource: &str) {
+        self.api_requests
+            .get_or_create(&ApiRequestLabels {
+                verb: verb.into(),
+                resource: resource.into(),
+            })
+            .inc();
+    }
+
+    /// Counts one failed reconcile pass by its reason.
+    pub fn count_reconcile_error(&self, controller: &str, reason: &str) {
+        self.reconcile_errors
+            .get_or_create(&ReconcileErrorLabels {
+                controller: controller.into(),
+                reason: reason.into(),
             })
             .inc();
     }

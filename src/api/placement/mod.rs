@@ -9,6 +9,7 @@ mod rollout;
 mod snapshot;
 mod staged_update_run;
 mod staged_update_strategy;
+mod views;
 mod work;
 
 pub use approval_request::*;
@@ -19,4 +20,5 @@ pub use rollout::*;
 pub use snapshot::*;
 pub use staged_update_run::*;
 pub use staged_update_strategy::*;
+pub use views::*;
 pub use work::*;

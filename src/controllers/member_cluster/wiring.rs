@@ -1,6 +1,8 @@
 //! Runs the MemberCluster controller against the API server.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -9,7 +11,8 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector;
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::info;
@@ -21,7 +24,7 @@ use crate::api::labels::{
 };
 use crate::api::placement::Work;
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::{log_failed_pass, ok_if_missing, patch_params};
+use crate::controllers::shared::{ok_if_missing, patch_params, record_failed_pass, retry_delay};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of this controller's writes.
@@ -35,6 +38,10 @@ const DELETION_POLL: Duration = Duration::from_secs(2);
 struct Context {
     client: Client,
     metrics: Arc<Metrics>,
+    /// Member clusters whose namespace and RBAC this process already applied, by name, with the
+    /// uid and generation they were applied for: a heartbeat (a status change) need not apply
+    /// them again.
+    provisioned: Mutex<HashMap<String, (String, i64)>>,
 }
 
 /// Runs the controller until `shutdown`.
@@ -46,9 +53,18 @@ pub async fn run_controller(
     let context = Arc::new(Context {
         client: client.clone(),
         metrics,
+        provisioned: Mutex::default(),
     });
     info!(controller = "membercluster-controller", "starting");
-    Controller::new(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
+    // The controller's own status writes (one per heartbeat per member) must not wake it again:
+    // it reacts to what the admin changes and to the agent's reports on the InternalMemberCluster.
+    let (reader, writer) = reflector::store::<MemberCluster>();
+    let clusters = watcher(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(admin_intent, Default::default());
+    Controller::for_stream(clusters, reader)
         .owns(Api::<InternalMemberCluster>::all(client), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
@@ -56,10 +72,25 @@ pub async fn run_controller(
         .await;
 }
 
+/// What of a MemberCluster the admin (or a finalizer) changes: not its status.
+fn admin_intent(cluster: &MemberCluster) -> Option<u64> {
+    let mut hasher = std::hash::DefaultHasher::new();
+    cluster.metadata.generation.hash(&mut hasher);
+    cluster.labels().hash(&mut hasher);
+    cluster.finalizers().hash(&mut hasher);
+    cluster.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 fn error_policy(obj: Arc<MemberCluster>, error: &Error, ctx: Arc<Context>) -> Action {
-    log_failed_pass("member cluster reconcile", &obj.name_any(), error);
-    ctx.metrics.count_reconcile("MemberCluster", "error");
-    Action::requeue(Duration::from_secs(2))
+    record_failed_pass(
+        &ctx.metrics,
+        "MemberCluster",
+        "member cluster reconcile",
+        &obj.name_any(),
+        error,
+    );
+    Action::requeue(retry_delay(error, Duration::from_secs(2)))
 }
 
 fn params() -> PatchParams {
@@ -77,6 +108,12 @@ async fn reconcile(cluster: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Act
         return leave(&cluster, &ctx).await;
     }
     let has_finalizer = cluster.finalizers().iter().any(|f| f == MEMBER_CLUSTER_FINALIZER);
+    let namespace = member_namespace(&name);
+    let stamp = (
+        cluster.uid().unwrap_or_default(),
+        cluster.metadata.generation.unwrap_or_default(),
+    );
+    let provisioned = ctx.provisioned.lock().ok().and_then(|p| p.get(&name).cloned()) == Some(stamp.clone());
     if !has_finalizer || cluster.labels().get(MEMBER_NAME) != Some(&name) {
         let mut finalizers = cluster.finalizers().to_vec();
         if !has_finalizer {
@@ -87,7 +124,6 @@ async fn reconcile(cluster: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Act
         }});
         clusters.patch(&name, &params(), &Patch::Merge(&patch)).await?;
     }
-    let namespace = member_namespace(&name);
     let owner = json!({
         "apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster", "name": name,
         "uid": cluster.uid(), "controller": true, "blockOwnerDeletion": true,
@@ -97,10 +133,15 @@ async fn reconcile(cluster: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Act
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {IS_FLEET_RESOURCE: "true"}, "ownerReferences": [owner]},
     });
-    namespaces
-        .patch(&namespace, &apply_params(), &Patch::Apply(&ns_object))
-        .await?;
-    apply_rbac(&ctx.client, &cluster, &namespace).await?;
+    if !provisioned {
+        namespaces
+            .patch(&namespace, &apply_params(), &Patch::Apply(&ns_object))
+            .await?;
+        apply_rbac(&ctx.client, &cluster, &namespace).await?;
+        if let Ok(mut p) = ctx.provisioned.lock() {
+            p.insert(name.clone(), stamp);
+        }
+    }
 
     let internal_api = Api::<InternalMemberCluster>::namespaced(ctx.client.clone(), &namespace);
     let heartbeat = cluster.spec.heartbeat_period_seconds.unwrap_or(60);
@@ -177,6 +218,9 @@ async fn apply_rbac(client: &Client, cluster: &MemberCluster, namespace: &str) -
 /// §13.4: ask the agent to leave, then remove the hub namespace, then let the MemberCluster go.
 async fn leave(cluster: &MemberCluster, ctx: &Context) -> Result<Action, Error> {
     let name = cluster.name_any();
+    if let Ok(mut p) = ctx.provisioned.lock() {
+        p.remove(&name);
+    }
     let namespace = member_namespace(&name);
     let namespaces = Api::<Namespace>::all(ctx.client.clone());
     match namespaces.get_opt(&namespace).await? {

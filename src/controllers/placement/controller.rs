@@ -36,13 +36,13 @@ use crate::api::labels::{
     SUBINDEX_OF_RESOURCE_SNAPSHOT, resource_snapshot_name,
 };
 use crate::api::placement::{
-    ApplyStrategyType, ClusterResourcePlacement, ClusterResourcePlacementSpec, PlacementPolicy, PlacementStatus,
-    ResourceIdentifier, ResourcePlacement, RolloutStrategyType, SchedulingPolicySnapshotStatus,
+    ApplyStrategyType, ClusterResourcePlacement, ClusterResourcePlacementSpec, PlacementObject, PlacementPolicy,
+    PlacementStatus, ResourceIdentifier, ResourcePlacement, RolloutStrategyType, SchedulingPolicySnapshotStatus,
 };
 use crate::conditions::{Status, find, set};
 pub use crate::controllers::shared::Error;
 use crate::controllers::shared::{
-    Family, dynamic_api, log_failed_pass, ok_if_missing, patch_params, placement_controller,
+    Family, dynamic_api, ok_if_missing, patch_params, placement_controller, record_failed_pass, retry_delay,
 };
 use crate::ops::metrics::Metrics;
 
@@ -162,7 +162,15 @@ async fn controller<K>(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
-    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + PlacementObject
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
     let context = Arc::new(Context {
         client: client.clone(),
@@ -198,7 +206,7 @@ async fn controller<K>(
 
 /// Placements a changed hub object may concern (§11.4). Over-approximates: label selectors are
 /// not evaluated here; a placement whose content did not change reuses its snapshot.
-fn affected<K: Resource<DynamicType = ()> + Clone + Serialize>(
+fn affected<K: Resource<DynamicType = ()> + PlacementObject + Clone>(
     store: &Store<K>,
     cluster_scoped: bool,
     changed: &Changed,
@@ -208,10 +216,7 @@ fn affected<K: Resource<DynamicType = ()> + Clone + Serialize>(
         .state()
         .into_iter()
         .filter(|p| {
-            let Ok(value) = serde_json::to_value(&**p) else {
-                return false;
-            };
-            let spec: ClusterResourcePlacementSpec = serde_json::from_value(value["spec"].clone()).unwrap_or_default();
+            let spec = p.common_spec();
             spec.resource_selectors.iter().any(|s| {
                 let named = |n: &str| s.name.as_deref().is_none_or(|want| want == n);
                 if cluster_scoped {
@@ -237,13 +242,9 @@ fn affected<K: Resource<DynamicType = ()> + Clone + Serialize>(
 }
 
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    log_failed_pass(
-        "placement reconcile",
-        &obj.meta().name.clone().unwrap_or_default(),
-        error,
-    );
-    ctx.metrics.count_reconcile(ctx.kind(), "error");
-    Action::requeue(Duration::from_secs(5))
+    let name = obj.meta().name.clone().unwrap_or_default();
+    record_failed_pass(&ctx.metrics, ctx.kind(), "placement reconcile", &name, error);
+    Action::requeue(retry_delay(error, Duration::from_secs(5)))
 }
 
 fn owner_reference(ctx: &Context, name: &str, uid: &str) -> Value {
@@ -259,9 +260,16 @@ fn params() -> PatchParams {
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + PlacementObject
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
-    let value = serde_json::to_value(&*obj)?;
     let name = obj.name_any();
     let ns = obj.namespace();
     let ns = ns.as_deref();
@@ -295,8 +303,8 @@ where
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.resource_version()}});
         placements.patch(&name, &params(), &Patch::Merge(&patch)).await?;
     }
-    let spec: ClusterResourcePlacementSpec = serde_json::from_value(value["spec"].clone())?;
-    let old_status: PlacementStatus = serde_json::from_value(value["status"].clone()).unwrap_or_default();
+    let spec: ClusterResourcePlacementSpec = obj.common_spec();
+    let old_status: PlacementStatus = obj.placement_status().cloned().unwrap_or_default();
     let mut status = old_status.clone();
     let scheduled_type = format!("{}Scheduled", ctx.kind());
     let now = Timestamp::now();

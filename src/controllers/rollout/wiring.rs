@@ -21,11 +21,13 @@ use super::plan::{RolloutAction, RolloutBinding, RolloutInput, plan};
 use crate::api::condition::Condition;
 use crate::api::labels::{IS_LATEST_SNAPSHOT, PARENT_PLACEMENT, PREVIOUS_BINDING_STATE};
 use crate::api::placement::{
-    ClusterResourcePlacement, ClusterResourcePlacementSpec, PlacementType, ResourcePlacement, RolloutStrategyType,
+    ClusterResourcePlacement, ClusterResourcePlacementSpec, PlacementObject, PlacementType, ResourcePlacement,
+    RolloutStrategyType,
 };
 pub use crate::controllers::shared::Error;
 use crate::controllers::shared::{
-    FamilyContext, exact_apply_strategy, log_failed_pass, ok_if_missing, patch_params, placement_controller,
+    FamilyContext, exact_apply_strategy, ok_if_missing, patch_params, placement_controller, record_failed_pass,
+    retry_delay,
 };
 use crate::ops::metrics::Metrics;
 
@@ -53,7 +55,15 @@ async fn controller<K>(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
-    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + PlacementObject
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
     let label = if cluster_scoped { "ClusterRollout" } else { "Rollout" };
     let context = Arc::new(Context::new(client, cluster_scoped, metrics, label));
@@ -73,9 +83,14 @@ async fn controller<K>(
 }
 
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    log_failed_pass("rollout pass", &obj.meta().name.clone().unwrap_or_default(), error);
-    ctx.metrics.count_reconcile(ctx.label, "error");
-    Action::requeue(Duration::from_secs(2))
+    record_failed_pass(
+        &ctx.metrics,
+        ctx.label,
+        "rollout pass",
+        &obj.meta().name.clone().unwrap_or_default(),
+        error,
+    );
+    Action::requeue(retry_delay(error, Duration::from_secs(2)))
 }
 
 fn params() -> PatchParams {
@@ -84,13 +99,20 @@ fn params() -> PatchParams {
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + PlacementObject
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
     if obj.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let value = serde_json::to_value(&*obj)?;
-    let spec: ClusterResourcePlacementSpec = serde_json::from_value(value["spec"].clone())?;
+    let spec: ClusterResourcePlacementSpec = obj.common_spec();
     let strategy = spec.strategy.clone().unwrap_or_default();
     // External placements are rolled out by staged update runs (§9.1).
     if strategy.type_ != RolloutStrategyType::RollingUpdate {

@@ -32,7 +32,9 @@ use crate::api::placement::{
     SchedulingPolicySnapshotStatus,
 };
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::{FamilyContext, log_failed_pass, ok_if_missing, patch_params, placement_controller};
+use crate::controllers::shared::{
+    FamilyContext, ok_if_missing, patch_params, placement_controller, record_failed_pass, retry_delay,
+};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the scheduler's writes.
@@ -114,9 +116,14 @@ fn scheduling_relevant(cluster: &MemberCluster) -> Option<u64> {
 }
 
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    log_failed_pass("scheduling", &obj.meta().name.clone().unwrap_or_default(), error);
-    ctx.metrics.count_reconcile(ctx.label, "error");
-    Action::requeue(Duration::from_secs(2))
+    record_failed_pass(
+        &ctx.metrics,
+        ctx.label,
+        "scheduling",
+        &obj.meta().name.clone().unwrap_or_default(),
+        error,
+    );
+    Action::requeue(retry_delay(error, Duration::from_secs(2)))
 }
 
 fn params() -> PatchParams {

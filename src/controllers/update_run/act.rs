@@ -2,6 +2,7 @@
 //! or deleting something already gone is success. Writes that depend on what was read carry its
 //! `resourceVersion`, so a concurrent change makes them fail and the pass is retried.
 
+use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -16,8 +17,11 @@ use crate::api::labels::{
     IS_LATEST_UPDATE_RUN_APPROVAL, SNAPSHOT_REQUESTED_AT, STAGED_UPDATE_RUN_FINALIZER, TARGET_UPDATE_RUN,
     TARGET_UPDATING_STAGE, TASK_TYPE,
 };
-use crate::api::placement::{ApprovalRequestStatus, ResourceBindingStatus};
+use crate::api::placement::ApprovalRequestStatus;
 use crate::controllers::shared::{exact_apply_strategy, ok_if_missing};
+
+/// Most bindings of one wave written at once.
+const START_CONCURRENCY: usize = 16;
 
 /// Field manager of every write (upstream's name, shared by both scopes: Q16).
 pub const FIELD_MANAGER: &str = "cluster-staged-update-run-controller";
@@ -33,22 +37,30 @@ pub struct ActError {
     pub source: kube::Error,
 }
 
-/// Runs the actions in order; returns the run's new `resourceVersion` if an action changed the
-/// run object itself.
-pub async fn act(
-    client: &Client,
-    kinds: &KindSet,
-    obs: &Observed,
-    actions: &[Action],
-) -> Result<Option<String>, ActError> {
+/// What the actions wrote that the next pass must see.
+#[derive(Debug, Default)]
+pub struct Acted {
+    /// The run's new `resourceVersion`, if an action changed the run object itself.
+    pub run_version: Option<String>,
+    /// Bindings pointed at the run's version, with the generation the write gave them (its
+    /// `RolloutStarted` carries the same): a watch cache older than that is not read.
+    pub started: Vec<(String, i64)>,
+}
+
+/// Runs the actions in order.
+pub async fn act(client: &Client, kinds: &KindSet, obs: &Observed, actions: &[Action]) -> Result<Acted, ActError> {
     let run = &obs.run;
     let ns = run.namespace.as_deref();
     let mut run_version = None;
-    for action in actions {
+    let mut started = Vec::new();
+    let mut index = 0;
+    while index < actions.len() {
+        let action = &actions[index];
         let wrap = |source| ActError {
             action: format!("{action:?}"),
             source,
         };
+        index += 1;
         match action {
             Action::AddFinalizer | Action::RemoveFinalizer => {
                 let add = matches!(action, Action::AddFinalizer);
@@ -77,13 +89,26 @@ pub async fn act(
                 }
             }
             Action::AcceptApproval { name } => accept_approval(client, kinds, ns, name, obs.now).await.map_err(wrap)?,
-            Action::StartBinding {
-                binding,
-                target,
-                message,
-            } => start_binding(client, kinds, ns, binding, target.as_ref(), message, obs.now)
-                .await
-                .map_err(wrap)?,
+            Action::StartBinding { .. } => {
+                // A wave of clusters starts together: the bindings are independent, so they are
+                // written side by side (a few at a time) instead of one round trip after another.
+                let mut wave = vec![action];
+                while let Some(next @ Action::StartBinding { .. }) = actions.get(index) {
+                    wave.push(next);
+                    index += 1;
+                }
+                let writes: Vec<_> = wave
+                    .into_iter()
+                    .map(|action| start_one(client, kinds, ns, action, obs.now))
+                    .collect();
+                let results: Vec<Result<(String, i64), ActError>> = futures::stream::iter(writes)
+                    .buffer_unordered(START_CONCURRENCY)
+                    .collect()
+                    .await;
+                for result in results {
+                    started.push(result?);
+                }
+            }
             Action::DeleteBinding { binding } => {
                 let api = kinds.api(client, &kinds.binding, ns);
                 ok_if_missing(api.delete(binding, &DeleteParams::default()).await).map_err(wrap)?;
@@ -110,7 +135,32 @@ pub async fn act(
             }
         }
     }
-    Ok(run_version)
+    Ok(Acted { run_version, started })
+}
+
+/// One `StartBinding` of a wave.
+async fn start_one(
+    client: &Client,
+    kinds: &KindSet,
+    ns: Option<&str>,
+    action: &Action,
+    now: Timestamp,
+) -> Result<(String, i64), ActError> {
+    let Action::StartBinding {
+        binding,
+        target,
+        message,
+    } = action
+    else {
+        unreachable!("a wave holds StartBinding actions only");
+    };
+    start_binding(client, kinds, ns, binding, target.as_ref(), message, now)
+        .await
+        .map(|generation| (binding.clone(), generation))
+        .map_err(|source| ActError {
+            action: format!("{action:?}"),
+            source,
+        })
 }
 
 async fn set_finalizer(
@@ -192,7 +242,7 @@ async fn start_binding(
     target: Option<&BindingTarget>,
     message: &str,
     now: Timestamp,
-) -> Result<(), kube::Error> {
+) -> Result<i64, kube::Error> {
     let api = kinds.api(client, &kinds.binding, ns);
     let current = api.get(name).await?;
     let mut spec = json!({"state": "Bound"});
@@ -204,21 +254,26 @@ async fn start_binding(
     }
     let patch = json!({"metadata": {"resourceVersion": current.resource_version()}, "spec": spec});
     let updated = api.patch(name, &merge_params(), &Patch::Merge(&patch)).await?;
-    let status: ResourceBindingStatus = field(&updated, "status").unwrap_or_default();
-    let mut conditions = status.conditions.unwrap_or_default();
-    conditions.retain(|c| c.type_ != types::ROLLOUT_STARTED);
-    conditions.push(Condition {
-        type_: types::ROLLOUT_STARTED.into(),
-        status: "True".into(),
-        observed_generation: Some(generation(&updated.metadata)),
-        last_transition_time: Some(Time(now)),
-        reason: ROLLOUT_STARTED.into(),
-        message: message.into(),
+    let generation = generation(&updated.metadata);
+    // Server-side apply of the one condition this controller owns (the list is keyed by type):
+    // the work generator reports on the same binding at the same time, and neither has to read,
+    // modify and write the other's conditions, so neither loses a race (SD-18).
+    let mut body = json!({
+        "apiVersion": kinds.binding.api_version, "kind": kinds.binding.kind,
+        "metadata": {"name": name},
+        "status": {"conditions": [Condition {
+            type_: types::ROLLOUT_STARTED.into(),
+            status: "True".into(),
+            observed_generation: Some(generation),
+            last_transition_time: Some(Time(now)),
+            reason: ROLLOUT_STARTED.into(),
+            message: message.into(),
+        }]},
     });
-    let patch = json!({
-        "metadata": {"resourceVersion": updated.resource_version()},
-        "status": {"conditions": conditions},
-    });
-    api.patch_status(name, &merge_params(), &Patch::Merge(&patch)).await?;
-    Ok(())
+    if let Some(ns) = ns {
+        body["metadata"]["namespace"] = json!(ns);
+    }
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(name, &apply, &Patch::Apply(&body)).await?;
+    Ok(generation)
 }

@@ -1,10 +1,15 @@
-//! Reads everything one pass decides from, straight from the API server (consistent reads: a
-//! stale cache could make a just-started cluster look preempted).
+//! Reads everything one pass decides from. Bindings and member clusters come from watch caches
+//! (at fleet scale, listing them on every pass is what loads the API server); everything else is
+//! read from the API server. A stale cache could make a just-started cluster look preempted, so a
+//! pass whose binding cache has not yet seen the run's own latest binding writes waits for it
+//! (`Caches::written`, SD-18).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use jiff::Timestamp;
 use kube::api::{DynamicObject, ListParams};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 
 use super::decide::model::{
@@ -36,6 +41,10 @@ pub enum ObserveError {
         #[source]
         source: kube::Error,
     },
+    /// The watch cache has not caught up with a binding this run wrote; the watch event that
+    /// brings it wakes the run again.
+    #[error("waiting for the watch cache to show binding {0} as written")]
+    Stale(String),
     /// An object did not parse.
     #[error("parsing {what}: {source}")]
     Parse {
@@ -58,8 +67,56 @@ fn parse_err(obj: &DynamicObject) -> impl FnOnce(serde_json::Error) -> ObserveEr
     }
 }
 
+/// Watch caches the observation reads instead of listing the hub.
+pub struct Caches {
+    /// Bindings of the run's scope.
+    pub bindings: Store<DynamicObject>,
+    /// Member clusters.
+    pub members: Store<MemberCluster>,
+    /// Bindings (`namespace/name`) the runs started, with the generation written.
+    pub written: Mutex<HashMap<String, i64>>,
+}
+
+impl Caches {
+    /// Remembers bindings a pass pointed at a run's version.
+    pub fn remember(&self, namespace: Option<&str>, started: &[(String, i64)]) {
+        if let Ok(mut written) = self.written.lock() {
+            for (name, generation) in started {
+                written.insert(format!("{}/{name}", namespace.unwrap_or_default()), *generation);
+            }
+        }
+    }
+
+    /// Whether the cached binding shows at least what this process last wrote on it (its spec
+    /// generation and the `RolloutStarted` for it); forgets the write once it does.
+    fn caught_up(&self, binding: &DynamicObject) -> bool {
+        let key = format!("{}/{}", binding.namespace().unwrap_or_default(), binding.name_any());
+        let Ok(mut written) = self.written.lock() else {
+            return true;
+        };
+        let Some(&expected) = written.get(&key) else {
+            return true;
+        };
+        let rollout_started = binding.data["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == types::ROLLOUT_STARTED))
+            .and_then(|c| c["observedGeneration"].as_i64())
+            .unwrap_or_default();
+        let seen = generation(&binding.metadata) >= expected && rollout_started >= expected;
+        if seen {
+            written.remove(&key);
+        }
+        seen
+    }
+}
+
 /// Reads the world around `run`.
-pub async fn observe(client: &Client, kinds: &KindSet, run: RunView) -> Result<Observed, ObserveError> {
+pub async fn observe(
+    client: &Client,
+    kinds: &KindSet,
+    caches: &Caches,
+    run: RunView,
+) -> Result<Observed, ObserveError> {
     let now = Timestamp::now();
     let mut observed = Observed {
         now,
@@ -101,12 +158,13 @@ pub async fn observe(client: &Client, kinds: &KindSet, run: RunView) -> Result<O
         observed.policy_snapshots.push(policy_view(&obj)?);
     }
 
-    let bindings = kinds.api(client, &kinds.binding, ns);
-    for obj in bindings
-        .list(&ListParams::default().labels(&parent))
-        .await
-        .map_err(api_err("bindings"))?
-    {
+    for obj in caches.bindings.state() {
+        if obj.namespace().as_deref() != ns || obj.labels().get(PARENT_PLACEMENT) != Some(&placement_name) {
+            continue;
+        }
+        if !caches.caught_up(&obj) {
+            return Err(ObserveError::Stale(obj.name_any()));
+        }
         let spec: BindingSpec = field(&obj, "spec").map_err(parse_err(&obj))?;
         let status: ResourceBindingStatus = field(&obj, "status").map_err(parse_err(&obj))?;
         observed.bindings.push(BindingView {
@@ -119,17 +177,17 @@ pub async fn observe(client: &Client, kinds: &KindSet, run: RunView) -> Result<O
     }
     observed.bindings.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let members = kube::Api::<MemberCluster>::all(client.clone());
-    for m in members
-        .list(&ListParams::default())
-        .await
-        .map_err(api_err("member clusters"))?
-    {
-        observed.members.push(MemberView {
-            name: m.name_any(),
-            labels: m.labels().clone(),
-        });
+    // Stages are computed over the placement's clusters only, so only their members are read.
+    for binding in &observed.bindings {
+        let name = &binding.spec.target_cluster;
+        if let Some(m) = caches.members.get(&ObjectRef::new(name)) {
+            observed.members.push(MemberView {
+                name: name.clone(),
+                labels: m.labels().clone(),
+            });
+        }
     }
+    observed.members.dedup_by(|a, b| a.name == b.name);
     observed.members.sort_by(|a, b| a.name.cmp(&b.name));
 
     let generation = observed.run.generation;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,16 +19,17 @@ use tracing::{debug, info, warn};
 
 use super::act::{ActError, FIELD_MANAGER, act};
 use super::decide::decide;
-use super::decide::model::{Next, Observed, RunView, Scope, UpdateRunSpec};
-use super::kinds::{KindSet, field, generation};
-use super::observe::{ObserveError, observe};
+use super::decide::model::{Next, Observed, RunView, Scope};
+use super::kinds::{KindSet, generation};
+use super::observe::{Caches, ObserveError, observe};
 use super::reasons::types;
 use super::report::{approval_latencies, failure_type, finished_stage_durations, status_metric_condition, transitions};
 use super::{CLUSTER_CONTROLLER, NAMESPACED_CONTROLLER};
 use crate::api::cluster::MemberCluster;
 use crate::api::labels::{PARENT_PLACEMENT, STAGED_UPDATE_RUN_FINALIZER};
-use crate::api::placement::{ClusterStagedUpdateRun, StagedUpdateRun, UpdateRunStatus};
+use crate::api::placement::{ClusterStagedUpdateRun, StagedUpdateRun, UpdateRunObject, UpdateRunStatus};
 use crate::conditions::{is_false_for, is_true_for};
+use crate::controllers::shared::error_reason;
 use crate::ops::metrics::{ApprovalLabels, Metrics, RunLabels, RunStatusLabels};
 
 /// Why a pass failed; every variant is retried with back-off.
@@ -56,6 +58,7 @@ impl Error {
     /// reads the new version.
     fn is_conflict(&self) -> bool {
         let api = match self {
+            Error::Observe(ObserveError::Stale(_)) => return true,
             Error::Act(ActError { source, .. }) | Error::Record(source) => source,
             _ => return false,
         };
@@ -81,6 +84,7 @@ pub struct Context {
     metrics: Arc<Metrics>,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
+    caches: Caches,
 }
 
 /// Runs both run controllers until `shutdown` completes.
@@ -101,7 +105,15 @@ async fn controller<K>(
     scope: Scope,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
-    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + UpdateRunObject
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
     let kinds = KindSet::of(scope);
     let name = match scope {
@@ -134,6 +146,20 @@ async fn controller<K>(
         controller: name.into(),
         instance: std::env::var("POD_NAME").ok(),
     };
+    // Runs read only the members' names and labels: heartbeats and other status writes (one a
+    // period per member) must not wake every active run.
+    let (member_cache, member_writer) = reflector::store::<MemberCluster>();
+    let members = watcher(Api::<MemberCluster>::all(client.clone()), cfg())
+        .default_backoff()
+        .reflect(member_writer)
+        .touched_objects()
+        .predicate_filter(member_identity, Default::default());
+    let binding_writer = reflector::store::Writer::<DynamicObject>::new(kinds.binding.clone());
+    let binding_cache = binding_writer.as_reader();
+    let bindings = watcher(all(&kinds.binding), cfg())
+        .default_backoff()
+        .reflect(binding_writer)
+        .touched_objects();
     let context = Arc::new(Context {
         client: client.clone(),
         kinds: kinds.clone(),
@@ -141,7 +167,13 @@ async fn controller<K>(
         metrics,
         recorder: Recorder::new(client.clone(), reporter),
         failures: Mutex::default(),
+        caches: Caches {
+            bindings: binding_cache,
+            members: member_cache,
+            written: Mutex::default(),
+        },
     });
+
     info!(controller = name, "starting");
     Controller::for_stream(runs, reader.clone())
         .watches_with(
@@ -150,12 +182,7 @@ async fn controller<K>(
             cfg(),
             move |obj: DynamicObject| runs_of_placement(&placement_store, obj.namespace(), &obj.name_any()),
         )
-        .watches_with(
-            all(&kinds.binding),
-            kinds.binding.clone(),
-            cfg(),
-            by_placement(reader.clone()),
-        )
+        .watches_stream_with(bindings, by_placement(reader.clone()), kinds.binding.clone())
         .watches_with(
             all(&kinds.policy_snapshot),
             kinds.policy_snapshot.clone(),
@@ -181,7 +208,7 @@ async fn controller<K>(
                     .collect::<Vec<_>>()
             },
         )
-        .watches(Api::<MemberCluster>::all(client.clone()), cfg(), move |_member| {
+        .watches_stream(members, move |_member| {
             member_store
                 .state()
                 .into_iter()
@@ -196,84 +223,78 @@ async fn controller<K>(
     info!(controller = name, "stopped");
 }
 
+/// What of a member cluster a run reads: its labels, and whether it is going away.
+fn member_identity(member: &MemberCluster) -> Option<u64> {
+    let mut hasher = std::hash::DefaultHasher::new();
+    member.labels().hash(&mut hasher);
+    member.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 /// Runs (not finished) that drive the named placement.
 fn runs_of_placement<K>(store: &Store<K>, namespace: Option<String>, placement: &str) -> Vec<ObjectRef<K>>
 where
-    K: Resource<DynamicType = ()> + Clone + Serialize + 'static,
+    K: Resource<DynamicType = ()> + UpdateRunObject + Clone + 'static,
 {
     store
         .state()
         .into_iter()
-        .filter(|run| run.namespace() == namespace && is_active(&**run))
-        .filter(|run| {
-            serde_json::to_value(&**run)
-                .ok()
-                .and_then(|v| {
-                    v.pointer("/spec/placementName")
-                        .and_then(|p| p.as_str().map(str::to_string))
-                })
-                .is_some_and(|p| p == placement)
-        })
+        .filter(|run| run.namespace() == namespace && run.placement_name() == placement && is_active(&**run))
         .map(|run| ObjectRef::from_obj(&*run))
         .collect()
 }
 
 /// Whether a run may still act: not finished, not failed.
-fn is_active<K: Serialize>(run: &K) -> bool {
-    let Ok(value) = serde_json::to_value(run) else {
+fn is_active<K: Resource + UpdateRunObject>(run: &K) -> bool {
+    let generation = run.meta().generation.unwrap_or_default();
+    let Some(status) = run.run_status() else {
         return true;
     };
-    let status: UpdateRunStatus = value
-        .get("status")
-        .cloned()
-        .and_then(|s| serde_json::from_value(s).ok())
-        .unwrap_or_default();
-    let generation = value
-        .pointer("/metadata/generation")
-        .and_then(|g| g.as_i64())
-        .unwrap_or_default();
     !(is_true_for(&status.conditions, types::SUCCEEDED, generation)
         || is_false_for(&status.conditions, types::SUCCEEDED, generation))
 }
 
-fn run_view<K: Resource + Serialize>(obj: &K, scope: Scope) -> Result<(RunView, serde_json::Value), serde_json::Error> {
-    let value = serde_json::to_value(obj)?;
-    let dynamic: DynamicObject = serde_json::from_value(value.clone())?;
-    let spec: UpdateRunSpec = field(&dynamic, "spec")?;
-    let status: UpdateRunStatus = field(&dynamic, "status")?;
+fn run_view<K: Resource + UpdateRunObject>(obj: &K, scope: Scope) -> RunView {
     let meta = obj.meta();
-    Ok((
-        RunView {
-            scope,
-            name: meta.name.clone().unwrap_or_default(),
-            namespace: meta.namespace.clone(),
-            generation: generation(meta),
-            deleting: meta.deletion_timestamp.is_some(),
-            has_finalizer: meta
-                .finalizers
-                .iter()
-                .flatten()
-                .any(|f| f == STAGED_UPDATE_RUN_FINALIZER),
-            spec,
-            status,
-        },
-        value,
-    ))
+    RunView {
+        scope,
+        name: meta.name.clone().unwrap_or_default(),
+        namespace: meta.namespace.clone(),
+        generation: generation(meta),
+        deleting: meta.deletion_timestamp.is_some(),
+        has_finalizer: meta
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == STAGED_UPDATE_RUN_FINALIZER),
+        spec: obj.common_spec(),
+        status: obj.run_status().cloned().unwrap_or_default(),
+    }
 }
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<ControllerAction, Error>
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + UpdateRunObject
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
-    let (run, raw) = run_view(&*obj, ctx.kinds.scope)?;
-    let observed = observe(&ctx.client, &ctx.kinds, run).await?;
+    let run = run_view(&*obj, ctx.kinds.scope);
+    let observed = observe(&ctx.client, &ctx.kinds, &ctx.caches, run).await?;
     let decision = decide(&observed);
-    let run_version = act(&ctx.client, &ctx.kinds, &observed, &decision.actions).await?;
+    let acted = act(&ctx.client, &ctx.kinds, &observed, &decision.actions).await?;
+    ctx.caches.remember(observed.run.namespace.as_deref(), &acted.started);
+    let run_version = acted.run_version;
     if observed.run.deleting {
         ctx.metrics.forget_run(&run_labels(&observed));
         return Ok(ControllerAction::await_change());
     }
-    record(&ctx, &*obj, raw, &observed, &decision.status, run_version).await?;
+    record(&ctx, &*obj, &observed, &decision.status, run_version).await?;
     ctx.failures.lock().map(|mut f| f.remove(&key(&observed))).ok();
     ctx.metrics.count_reconcile(ctx.controller, "success");
     match decision.next {
@@ -298,7 +319,6 @@ fn run_labels(observed: &Observed) -> RunLabels {
 async fn record<K>(
     ctx: &Context,
     obj: &K,
-    mut raw: serde_json::Value,
     observed: &Observed,
     status: &UpdateRunStatus,
     run_version: Option<String>,
@@ -308,6 +328,16 @@ where
 {
     let old = &observed.run.status;
     if status != old {
+        // Only what replace_status needs: the status and the version it replaces.
+        let mut raw = serde_json::json!({
+            "apiVersion": ctx.kinds.run.api_version,
+            "kind": ctx.kinds.run.kind,
+            "metadata": {
+                "name": observed.run.name,
+                "namespace": observed.run.namespace,
+                "resourceVersion": obj.meta().resource_version,
+            },
+        });
         raw["status"] = serde_json::to_value(status)?;
         if let Some(version) = run_version {
             raw["metadata"]["resourceVersion"] = serde_json::Value::String(version);
@@ -378,7 +408,12 @@ where
     Ok(())
 }
 
-/// Per-run exponential back-off: 0.5 s doubling, at most 5 minutes; reset by a clean pass.
+/// How soon a pass that lost a race (409 Conflict) runs again: at once, with what the winner wrote.
+const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+
+/// Per-run exponential back-off: 0.5 s doubling, at most 5 minutes; reset by a clean pass. A lost
+/// race is retried at once and does not grow the back-off: at fleet scale other writers (the
+/// work generator reporting on bindings) touch the same objects all the time.
 fn error_policy<K>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> ControllerAction
 where
     K: Resource<DynamicType = ()>,
@@ -388,21 +423,35 @@ where
         obj.meta().namespace.clone().unwrap_or_default(),
         obj.meta().name.clone().unwrap_or_default()
     );
-    let failures = ctx
-        .failures
-        .lock()
-        .map(|mut f| {
-            let n = f.entry(key.clone()).or_insert(0);
-            *n = n.saturating_add(1);
-            *n
-        })
-        .unwrap_or(1);
-    ctx.metrics.count_reconcile(ctx.controller, error.label());
-    let delay = Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(10))).min(Duration::from_secs(300));
-    if error.is_conflict() {
-        debug!(run = %key, %error, retry_in = ?delay, "pass raced another writer; retrying");
+    let failures = if error.is_conflict() {
+        0
     } else {
-        warn!(run = %key, %error, retry_in = ?delay, "reconcile failed");
+        ctx.failures
+            .lock()
+            .map(|mut f| {
+                let n = f.entry(key.clone()).or_insert(0);
+                *n = n.saturating_add(1);
+                *n
+            })
+            .unwrap_or(1)
+    };
+    ctx.metrics.count_reconcile(ctx.controller, error.label());
+    let reason = match error {
+        Error::Act(ActError { source, .. })
+        | Error::Record(source)
+        | Error::Observe(ObserveError::Api { source, .. }) => error_reason(source),
+        other => other.label().to_string(),
+    };
+    ctx.metrics.count_reconcile_error(ctx.controller, &reason);
+    let delay = if error.is_conflict() {
+        CONFLICT_RETRY
+    } else {
+        Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(10))).min(Duration::from_secs(300))
+    };
+    if error.is_conflict() {
+        debug!(run = %key, controller = ctx.controller, reason, %error, retry_in = ?delay, "pass raced another writer; retrying");
+    } else {
+        warn!(run = %key, controller = ctx.controller, reason, %error, retry_in = ?delay, "reconcile failed");
     }
     ControllerAction::requeue(delay)
 }

@@ -32,7 +32,7 @@ pub struct Outcome<'a> {
 }
 
 /// Step types written here, in order.
-const OWNED: [&str; 5] = ["Overridden", "WorkSynchronized", "Applied", "Available", "DiffReported"];
+pub const OWNED: [&str; 5] = ["Overridden", "WorkSynchronized", "Applied", "Available", "DiffReported"];
 /// At most this many failed placements are reported.
 const MAX_FAILED: usize = 100;
 

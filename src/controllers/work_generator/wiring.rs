@@ -1,20 +1,21 @@
 //! Runs the work generator for ClusterResourceBindings and ResourceBindings, woken by binding
 //! changes and by changes of the Works they own.
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use jiff::Timestamp;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::info;
 
-use super::report::{Outcome, report};
+use super::report::{OWNED, Outcome, report};
 use super::works::{
     BindingRef, CLUSTER_OVERRIDE_HASH, DesiredWork, ExistingWork, OVERRIDE_HASH, SnapshotPart, desired, sync,
 };
@@ -31,7 +32,7 @@ use crate::api::placement::{
 };
 use crate::conditions::find;
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::{log_failed_pass, ok_if_missing, patch_params};
+use crate::controllers::shared::{ok_if_missing, patch_params, record_failed_pass, retry_delay};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the work generator's writes.
@@ -41,6 +42,16 @@ const DELETION_POLL: Duration = Duration::from_secs(5);
 
 struct Context {
     client: Client,
+    /// Every MemberCluster, from one watch shared by both binding kinds.
+    members: Store<MemberCluster>,
+    /// Every resource snapshot of this scope, from a watch.
+    snapshots: Store<DynamicObject>,
+    /// Every Work, from the watch that also wakes the bindings.
+    works: Store<Work>,
+    /// Names of the Works seen in each namespace (kept as the watch delivers them; a name whose
+    /// Work is gone from `works` is skipped), so a pass reads its member's Works without a scan
+    /// of the fleet's.
+    work_names: Mutex<HashMap<String, BTreeSet<String>>>,
     binding: ApiResource,
     snapshot: ApiResource,
     cluster_scoped: bool,
@@ -53,14 +64,24 @@ pub async fn run_controllers(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
 ) {
-    let cluster = controller(client.clone(), true, metrics.clone(), shutdown.clone());
-    let namespaced = controller(client, false, metrics, shutdown);
-    futures::join!(cluster, namespaced);
+    let (members, writer) = reflector::store::<MemberCluster>();
+    let member_watch = watcher(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|_| std::future::ready(()));
+    let cluster = controller(client.clone(), true, members.clone(), metrics.clone(), shutdown.clone());
+    let namespaced = controller(client, false, members, metrics, shutdown.clone());
+    // The member watch ends with the controllers.
+    tokio::select! {
+        _ = async { futures::join!(cluster, namespaced) } => {}
+        () = member_watch => {}
+    }
 }
 
 async fn controller(
     client: Client,
     cluster_scoped: bool,
+    members: Store<MemberCluster>,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
@@ -75,51 +96,73 @@ async fn controller(
             ApiResource::erase::<ResourceSnapshot>(&()),
         )
     };
+    let writer = reflector::store::Writer::<DynamicObject>::new(snapshot.clone());
+    let snapshots = writer.as_reader();
+    let snapshot_watch = watcher(
+        Api::<DynamicObject>::all_with(client.clone(), &snapshot),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .for_each(|_| std::future::ready(()));
+    let (works, work_writer) = reflector::store::<Work>();
     let context = Arc::new(Context {
         client: client.clone(),
+        members,
+        snapshots,
+        works,
+        work_names: Mutex::default(),
         binding: binding.clone(),
         snapshot,
         cluster_scoped,
         metrics,
     });
     let owner = binding.clone();
+    let index = context.clone();
+    let work_events = watcher(Api::<Work>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(work_writer)
+        .touched_objects()
+        .inspect_ok(move |work: &Work| {
+            if let (Some(ns), Ok(mut names)) = (work.namespace(), index.work_names.lock()) {
+                names.entry(ns).or_default().insert(work.name_any());
+            }
+        });
     let name = if cluster_scoped {
         "clusterresourcebinding-work-generator"
     } else {
         "resourcebinding-work-generator"
     };
     info!(controller = name, "starting");
-    Controller::new_with(
+    let controller = Controller::new_with(
         Api::<DynamicObject>::all_with(client.clone(), &binding),
         watcher::Config::default(),
         binding,
     )
-    .watches(
-        Api::<Work>::all(client),
-        watcher::Config::default(),
-        move |work: Work| {
-            let binding = work.labels().get(PARENT_RESOURCE_BINDING).cloned()?;
-            let ns = work.labels().get(PARENT_PLACEMENT_NAMESPACE).cloned();
-            if ns.is_some() == cluster_scoped {
-                return None;
-            }
-            let reference = ObjectRef::new_with(&binding, owner.clone());
-            Some(match ns {
-                Some(ns) => reference.within(&ns),
-                None => reference,
-            })
-        },
-    )
+    .watches_stream(work_events, move |work: Work| {
+        let binding = work.labels().get(PARENT_RESOURCE_BINDING).cloned()?;
+        let ns = work.labels().get(PARENT_PLACEMENT_NAMESPACE).cloned();
+        if ns.is_some() == cluster_scoped {
+            return None;
+        }
+        let reference = ObjectRef::new_with(&binding, owner.clone());
+        Some(match ns {
+            Some(ns) => reference.within(&ns),
+            None => reference,
+        })
+    })
     .graceful_shutdown_on(shutdown)
     .run(reconcile, error_policy, context)
-    .for_each(|_| std::future::ready(()))
-    .await;
+    .for_each(|_| std::future::ready(()));
+    tokio::select! {
+        () = controller => {}
+        () = snapshot_watch => {}
+    }
 }
 
 fn error_policy(obj: Arc<DynamicObject>, error: &Error, ctx: Arc<Context>) -> Action {
-    log_failed_pass("work generation", &obj.name_any(), error);
-    ctx.metrics.count_reconcile("WorkGenerator", "error");
-    Action::requeue(Duration::from_secs(2))
+    record_failed_pass(&ctx.metrics, "WorkGenerator", "work generation", &obj.name_any(), error);
+    Action::requeue(retry_delay(error, Duration::from_secs(2)))
 }
 
 fn params() -> PatchParams {
@@ -167,18 +210,22 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     if state == BindingState::Scheduled {
         return Ok(Action::await_change());
     }
-    if Api::<MemberCluster>::all(ctx.client.clone())
-        .get_opt(&target)
-        .await?
-        .is_none()
-    {
+    if !member_exists(&ctx, &target).await? {
         return Ok(Action::await_change());
     }
     if !has_finalizer {
-        let mut finalizers = binding.finalizers().to_vec();
-        finalizers.push(WORK_CLEANUP_FINALIZER.into());
-        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": binding.resource_version()}});
-        bindings.patch(&name, &params(), &Patch::Merge(&patch)).await?;
+        // Server-side apply of our one finalizer (a set): no race with the run writing the
+        // binding at the same moment.
+        let mut body = json!({
+            "apiVersion": ctx.binding.api_version, "kind": ctx.binding.kind,
+            "metadata": {"name": name, "finalizers": [WORK_CLEANUP_FINALIZER]},
+        });
+        if let Some(ns) = &ns {
+            body["metadata"]["namespace"] = json!(ns);
+        }
+        bindings
+            .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body))
+            .await?;
         return Ok(Action::requeue(Duration::ZERO));
     }
     let generation = binding.metadata.generation.unwrap_or_default();
@@ -186,14 +233,15 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     let rollout_decided = find(&conditions, "RolloutStarted")
         .is_some_and(|c| c.observed_generation == Some(generation) && c.status != "Unknown");
     if state == BindingState::Bound && !rollout_decided {
-        // The rollout controller or the update run sets RolloutStarted right after the spec.
-        return Ok(Action::requeue(Duration::from_secs(1)));
+        // The rollout controller or the update run sets RolloutStarted right after the spec; that
+        // status write wakes this binding again.
+        return Ok(Action::await_change());
     }
 
     let placement = binding.labels().get(PARENT_PLACEMENT).cloned().unwrap_or_default();
     let snapshot_name = spec["resourceSnapshotName"].as_str().unwrap_or_default().to_string();
     let apply_strategy: Option<ApplyStrategy> = serde_json::from_value(spec["applyStrategy"].clone()).ok();
-    let existing_works = works.list(&owned).await?.items;
+    let existing_works = cached_works(&ctx, &member_namespace(&target), &name, ns.as_deref());
     let (sync_error, changed, wrote, retry) = match load_group(&ctx, ns.as_deref(), &placement, &snapshot_name).await? {
         Group::Complete(index, parts) => {
             let binding_ref = BindingRef {
@@ -264,12 +312,50 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     let old_failed = binding.data["status"]["failedPlacements"].clone();
     let new_failed = serde_json::to_value(&new.failed)?;
     if new.conditions != conditions || old_failed != new_failed {
-        let patch = json!({
-            "metadata": {"resourceVersion": binding.resource_version()},
-            "status": {"conditions": new.conditions, "failedPlacements": new_failed,
-                       "driftedPlacements": null, "diffedPlacements": null},
+        let ours = |list: &Option<Vec<Condition>>| -> Vec<Condition> {
+            list.iter()
+                .flatten()
+                .filter(|c| OWNED.contains(&c.type_.as_str()))
+                .cloned()
+                .collect()
+        };
+        let after = ours(&new.conditions);
+        // Bindings whose status this controller once wrote with merge patches (earlier versions
+        // did) keep that path: server-side apply removes only what it applied itself.
+        let merged_before = binding.metadata.managed_fields.iter().flatten().any(|m| {
+            m.manager.as_deref() == Some(FIELD_MANAGER)
+                && m.operation.as_deref() == Some("Update")
+                && m.subresource.as_deref() == Some("status")
         });
-        bindings.patch_status(&name, &params(), &Patch::Merge(&patch)).await?;
+        if merged_before
+            || binding.data["status"]["driftedPlacements"].is_array()
+            || binding.data["status"]["diffedPlacements"].is_array()
+        {
+            let patch = json!({
+                "metadata": {"resourceVersion": binding.resource_version()},
+                "status": {"conditions": new.conditions, "failedPlacements": new_failed,
+                           "driftedPlacements": null, "diffedPlacements": null},
+            });
+            bindings.patch_status(&name, &params(), &Patch::Merge(&patch)).await?;
+        } else {
+            // Server-side apply of only the conditions this controller owns (the list is keyed by
+            // type): no read-modify-write race with the run or rollout controller writing
+            // RolloutStarted on the same binding, so no conflict to retry (SD-18).
+            let mut status = json!({"conditions": after});
+            if !new_failed.is_null() {
+                status["failedPlacements"] = new_failed;
+            }
+            let mut body = json!({
+                "apiVersion": ctx.binding.api_version, "kind": ctx.binding.kind,
+                "metadata": {"name": name},
+                "status": status,
+            });
+            if let Some(ns) = &ns {
+                body["metadata"]["namespace"] = json!(ns);
+            }
+            let apply = PatchParams::apply(FIELD_MANAGER).force();
+            bindings.patch_status(&name, &apply, &Patch::Apply(&body)).await?;
+        }
     }
     ctx.metrics.count_reconcile("WorkGenerator", "success");
     Ok(if retry {
@@ -279,14 +365,73 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     })
 }
 
+/// The binding's Works from the watch cache. A cache that lags this controller's own writes
+/// makes it write again (idempotent), and after any write the pass re-lists from the API server;
+/// availability is judged per Work at its own generation, so a lagging cache never reports more
+/// than happened.
+fn cached_works(ctx: &Context, namespace: &str, binding: &str, placement_namespace: Option<&str>) -> Vec<Work> {
+    let names: Vec<String> = ctx
+        .work_names
+        .lock()
+        .ok()
+        .and_then(|n| n.get(namespace).map(|s| s.iter().cloned().collect()))
+        .unwrap_or_default();
+    names
+        .iter()
+        .filter_map(|name| ctx.works.get(&ObjectRef::new(name).within(namespace)))
+        .filter(|w| {
+            w.labels().get(PARENT_RESOURCE_BINDING).map(String::as_str) == Some(binding)
+                && w.labels().get(PARENT_PLACEMENT_NAMESPACE).map(String::as_str) == placement_namespace
+        })
+        .map(|w| (*w).clone())
+        .collect()
+}
+
+/// Whether the member cluster exists: from the watch cache, or (not there yet) from the API server.
+async fn member_exists(ctx: &Context, name: &str) -> Result<bool, Error> {
+    if ctx.members.get(&ObjectRef::new(name)).is_some() {
+        return Ok(true);
+    }
+    Ok(Api::<MemberCluster>::all(ctx.client.clone())
+        .get_opt(name)
+        .await?
+        .is_some())
+}
+
 enum Group {
     Complete(u64, Vec<SnapshotPart>),
     Incomplete,
     Missing,
 }
 
-/// The snapshot group the binding names, master first.
+/// The snapshot group the binding names, master first: from the watch cache when it holds the
+/// whole group, else from the API server (a snapshot created a moment ago).
 async fn load_group(ctx: &Context, ns: Option<&str>, placement: &str, master: &str) -> Result<Group, Error> {
+    let reference = |name: &str| {
+        let r = ObjectRef::new_with(name, ctx.snapshot.clone());
+        match ns {
+            Some(ns) if !ctx.cluster_scoped => r.within(ns),
+            _ => r,
+        }
+    };
+    if let Some(head) = ctx.snapshots.get(&reference(master)) {
+        let cached = |index: u64| {
+            ctx.snapshots
+                .state()
+                .into_iter()
+                .filter(|s| {
+                    s.namespace().as_deref() == ns.filter(|_| !ctx.cluster_scoped)
+                        && s.labels().get(PARENT_PLACEMENT).map(String::as_str) == Some(placement)
+                        && s.labels().get(RESOURCE_INDEX) == Some(&index.to_string())
+                })
+                .collect::<Vec<_>>()
+        };
+        if let Group::Complete(index, parts) =
+            group_of(&head, |index| cached(index).iter().map(|s| (**s).clone()).collect())
+        {
+            return Ok(Group::Complete(index, parts));
+        }
+    }
     let api = match ns {
         Some(ns) if !ctx.cluster_scoped => Api::<DynamicObject>::namespaced_with(ctx.client.clone(), ns, &ctx.snapshot),
         _ => Api::<DynamicObject>::all_with(ctx.client.clone(), &ctx.snapshot),
@@ -297,15 +442,25 @@ async fn load_group(ctx: &Context, ns: Option<&str>, placement: &str, master: &s
     let Some(index) = head.labels().get(RESOURCE_INDEX).and_then(|i| i.parse::<u64>().ok()) else {
         return Ok(Group::Missing);
     };
+    let members = api
+        .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={placement},{RESOURCE_INDEX}={index}")))
+        .await?
+        .items;
+    Ok(group_of(&head, |_| members.clone()))
+}
+
+/// The group of `head` from its members (`members_of(index)`): complete when every part named
+/// by the head's count is there.
+fn group_of(head: &DynamicObject, members_of: impl FnOnce(u64) -> Vec<DynamicObject>) -> Group {
+    let Some(index) = head.labels().get(RESOURCE_INDEX).and_then(|i| i.parse::<u64>().ok()) else {
+        return Group::Missing;
+    };
     let size: usize = head
         .annotations()
         .get(NUMBER_OF_RESOURCE_SNAPSHOTS)
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    let members = api
-        .list(&ListParams::default().labels(&format!("{PARENT_PLACEMENT}={placement},{RESOURCE_INDEX}={index}")))
-        .await?
-        .items;
+    let members = members_of(index);
     let mut parts: Vec<SnapshotPart> = members
         .iter()
         .map(|s| SnapshotPart {
@@ -320,10 +475,10 @@ async fn load_group(ctx: &Context, ns: Option<&str>, placement: &str, master: &s
         })
         .collect();
     if parts.len() < size {
-        return Ok(Group::Incomplete);
+        return Group::Incomplete;
     }
     parts.sort_by_key(|p| p.subindex.map_or(-1, |i| i as i64));
-    Ok(Group::Complete(index, parts))
+    Group::Complete(index, parts)
 }
 
 fn existing_work(work: &Work) -> ExistingWork {
