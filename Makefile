@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build crds test lint unit integration walkthroughs chart testcp up down status bench clean
+.PHONY: help build crds test lint unit integration walkthroughs chart testcp up down status bench bench-10k bench-startup clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,7 +45,13 @@ down: ## stop the local fleet (data kept; `hack/fleet.sh down --purge` removes i
 status: ## show the local fleet
 	@hack/fleet.sh status
 
-bench: ## print start-up time and memory of the local fleet
+bench: ## fleet-scale benchmark: 100 and 1,000 simulated clusters, 100 parallel runs; prints a table (docs/performance.md)
+	@python3 hack/bench.py
+
+bench-10k: ## the 3-stage run over 10,000 simulated clusters
+	@python3 hack/bench.py --scenarios single --sizes 10000 --timeout 1800
+
+bench-startup: ## print start-up time and memory of the local fleet's control planes
 	@hack/bench.sh
 
 clean: ## remove build output and the local fleet's data

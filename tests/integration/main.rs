@@ -6,6 +6,7 @@ mod chart_rbac;
 mod control_plane;
 mod crds;
 mod delivery;
+mod fleet_scale;
 mod harness;
 mod hub;
 mod pipeline;
