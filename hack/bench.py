@@ -403,6 +403,13 @@ def print_table(results, args):
     print("| scenario | measure | value |")
     print("|---|---|---|")
     for r in results:
+        print_rows(r)
+    print()
+
+
+def print_rows(r):
+    """The table rows of one scenario's result."""
+    if True:
         s = r["scenario"]
         rows = []
         if "first" in r:
@@ -420,8 +427,7 @@ def print_table(results, args):
                  ("largest object written (bytes)",
                   ", ".join(f"{k} {v}" for k, v in sorted(r["largest"].items(), key=lambda kv: -kv[1])))]
         for measure, value in rows:
-            print(f"| {s} | {measure} | {value} |")
-    print()
+            print(f"| {s} | {measure} | {value} |", flush=True)
 
 
 def main():
@@ -446,13 +452,18 @@ def main():
         workdir = tempfile.mkdtemp(prefix=f"bench-{n}-")
         log(f"scenario: one run over {n} clusters ({workdir})")
         scenario_single(args, workdir, n, results)
+        log("result so far:")
+        print_rows(results[-1])
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     if "parallel" in scenarios:
         members, placements = (int(x) for x in args.parallel.split("x"))
         workdir = tempfile.mkdtemp(prefix="bench-par-")
         log(f"scenario: {placements} runs in parallel over {members} members ({workdir})")
-        scenario_parallel(args, workdir, members, placements, results)
+        try:
+            scenario_parallel(args, workdir, members, placements, results)
+        except TimeoutError as error:
+            log(f"parallel scenario not finished: {error}")
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print_table(results, args)

@@ -137,6 +137,25 @@ pub async fn observe(
     let placement_name = observed.run.spec.placement_name.clone();
     let parent = format!("{PARENT_PLACEMENT}={placement_name}");
 
+    for obj in caches.bindings.state() {
+        if obj.namespace().as_deref() != ns || obj.labels().get(PARENT_PLACEMENT) != Some(&placement_name) {
+            continue;
+        }
+        if !caches.caught_up(&obj) {
+            return Err(ObserveError::Stale(obj.name_any()));
+        }
+        let spec: BindingSpec = field(&obj, "spec").map_err(parse_err(&obj))?;
+        let status: ResourceBindingStatus = field(&obj, "status").map_err(parse_err(&obj))?;
+        observed.bindings.push(BindingView {
+            name: obj.name_any(),
+            generation: generation(&obj.metadata),
+            deleting: obj.metadata.deletion_timestamp.is_some(),
+            spec,
+            conditions: status.conditions,
+        });
+    }
+    observed.bindings.sort_by(|a, b| a.name.cmp(&b.name));
+
     let placement_api = kinds.api(client, &kinds.placement, ns);
     if !placement_name.is_empty()
         && let Some(obj) = placement_api
@@ -157,25 +176,6 @@ pub async fn observe(
     for obj in policies.list(&latest).await.map_err(api_err("policy snapshots"))? {
         observed.policy_snapshots.push(policy_view(&obj)?);
     }
-
-    for obj in caches.bindings.state() {
-        if obj.namespace().as_deref() != ns || obj.labels().get(PARENT_PLACEMENT) != Some(&placement_name) {
-            continue;
-        }
-        if !caches.caught_up(&obj) {
-            return Err(ObserveError::Stale(obj.name_any()));
-        }
-        let spec: BindingSpec = field(&obj, "spec").map_err(parse_err(&obj))?;
-        let status: ResourceBindingStatus = field(&obj, "status").map_err(parse_err(&obj))?;
-        observed.bindings.push(BindingView {
-            name: obj.name_any(),
-            generation: generation(&obj.metadata),
-            deleting: obj.metadata.deletion_timestamp.is_some(),
-            spec,
-            conditions: status.conditions,
-        });
-    }
-    observed.bindings.sort_by(|a, b| a.name.cmp(&b.name));
 
     // Stages are computed over the placement's clusters only, so only their members are read.
     for binding in &observed.bindings {

@@ -85,6 +85,32 @@ pub struct Context {
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
     caches: Caches,
+    /// Per run, the `resourceVersion`s this controller's own latest writes replaced.
+    superseded: Mutex<HashMap<String, Vec<String>>>,
+}
+
+impl Context {
+    /// Whether `version` of the run is one this controller already wrote past; forgets the
+    /// run's entry once the cache shows a newer version.
+    fn superseded(&self, run: &str, version: Option<&str>) -> bool {
+        let Ok(mut superseded) = self.superseded.lock() else {
+            return false;
+        };
+        let stale = match (superseded.get(run), version) {
+            (Some(old), Some(version)) => old.iter().any(|v| v == version),
+            _ => false,
+        };
+        if !stale {
+            superseded.remove(run);
+        }
+        stale
+    }
+
+    fn remember_superseded(&self, run: &str, versions: Vec<String>) {
+        if let Ok(mut superseded) = self.superseded.lock() {
+            superseded.insert(run.to_string(), versions);
+        }
+    }
 }
 
 /// Runs both run controllers until `shutdown` completes.
@@ -167,6 +193,7 @@ async fn controller<K>(
         metrics,
         recorder: Recorder::new(client.clone(), reporter),
         failures: Mutex::default(),
+        superseded: Mutex::default(),
         caches: Caches {
             bindings: binding_cache,
             members: member_cache,
@@ -284,6 +311,17 @@ where
         + Sync
         + 'static,
 {
+    let run_key = format!(
+        "{}/{}",
+        obj.meta().namespace.clone().unwrap_or_default(),
+        obj.meta().name.clone().unwrap_or_default()
+    );
+    if ctx.superseded(&run_key, obj.meta().resource_version.as_deref()) {
+        // The run's cache entry is older than this controller's own last write of it: deciding
+        // from it would repeat that pass. The write's watch event updates the cache in a moment
+        // (status writes do not wake the run, so look again shortly). SD-19.
+        return Ok(ControllerAction::requeue(STALE_RETRY));
+    }
     let run = run_view(&*obj, ctx.kinds.scope);
     let observed = observe(&ctx.client, &ctx.kinds, &ctx.caches, run).await?;
     let decision = decide(&observed);
@@ -294,7 +332,14 @@ where
         ctx.metrics.forget_run(&run_labels(&observed));
         return Ok(ControllerAction::await_change());
     }
-    record(&ctx, &*obj, &observed, &decision.status, run_version).await?;
+    let before = [obj.meta().resource_version.clone(), run_version.clone()];
+    let written = record(&ctx, &*obj, &observed, &decision.status, run_version).await?;
+    if let Some(new_version) = written {
+        ctx.remember_superseded(
+            &run_key,
+            before.into_iter().flatten().filter(|v| *v != new_version).collect(),
+        );
+    }
     ctx.failures.lock().map(|mut f| f.remove(&key(&observed))).ok();
     ctx.metrics.count_reconcile(ctx.controller, "success");
     match decision.next {
@@ -322,11 +367,12 @@ async fn record<K>(
     observed: &Observed,
     status: &UpdateRunStatus,
     run_version: Option<String>,
-) -> Result<(), Error>
+) -> Result<Option<String>, Error>
 where
     K: Resource<DynamicType = ()>,
 {
     let old = &observed.run.status;
+    let mut written = None;
     if status != old {
         // Only what replace_status needs: the status and the version it replaces.
         let mut raw = serde_json::json!({
@@ -350,9 +396,11 @@ where
             ..Default::default()
         };
         let updated: DynamicObject = serde_json::from_value(raw)?;
-        api.replace_status(&observed.run.name, &params, &updated)
+        let replaced = api
+            .replace_status(&observed.run.name, &params, &updated)
             .await
             .map_err(Error::Record)?;
+        written = replaced.metadata.resource_version;
         for note in transitions(ctx.kinds.scope, old, status) {
             info!(run = %key(observed), reason = note.reason, message = %note.message, "transition");
             let event = Event {
@@ -405,11 +453,14 @@ where
     for seconds in finished_stage_durations(old, status, observed.now) {
         ctx.metrics.observe_stage(labels.clone(), seconds);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// How soon a pass that lost a race (409 Conflict) runs again: at once, with what the winner wrote.
 const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+/// How soon a pass whose caches lag this controller's own writes looks again (the watch events
+/// that bring the writes usually wake it first).
+const STALE_RETRY: Duration = Duration::from_secs(1);
 
 /// Per-run exponential back-off: 0.5 s doubling, at most 5 minutes; reset by a clean pass. A lost
 /// race is retried at once and does not grow the back-off: at fleet scale other writers (the
@@ -443,7 +494,9 @@ where
         other => other.label().to_string(),
     };
     ctx.metrics.count_reconcile_error(ctx.controller, &reason);
-    let delay = if error.is_conflict() {
+    let delay = if matches!(error, Error::Observe(ObserveError::Stale(_))) {
+        STALE_RETRY
+    } else if error.is_conflict() {
         CONFLICT_RETRY
     } else {
         Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(10))).min(Duration::from_secs(300))

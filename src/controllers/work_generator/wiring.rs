@@ -226,7 +226,8 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         bindings
             .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body))
             .await?;
-        return Ok(Action::requeue(Duration::ZERO));
+        // Go on with this pass: waiting for the cache to show the finalizer would, under load,
+        // apply it again and again.
     }
     let generation = binding.metadata.generation.unwrap_or_default();
     let conditions: Option<Vec<Condition>> = serde_json::from_value(binding.data["status"]["conditions"].clone()).ok();
