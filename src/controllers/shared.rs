@@ -19,6 +19,17 @@ use crate::api::placement::{
 };
 use crate::ops::metrics::Metrics;
 
+/// What a generic controller needs of the kind it serves (either scope of a twin kind).
+pub trait ServedKind:
+    Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+impl<K> ServedKind for K where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+}
+
 /// Why a reconcile pass failed; the controller retries it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

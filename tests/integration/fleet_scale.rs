@@ -160,6 +160,28 @@ fn check_run(entries: &[Entry], stages: &BTreeMap<String, String>, index: &str, 
     }
 }
 
+/// Waits for snapshot `index` of the placement, starts run `sim-run-<index>` for it and waits until
+/// it succeeded; returns when it started (ms since the epoch).
+fn run_when_snapshotted(hub: &TestCluster, index: &str) -> i64 {
+    let snapshot = format!("sim-placement-{index}-snapshot");
+    wait_for(&format!("snapshot {index}"), Duration::from_secs(60), || {
+        let out = hub.kubectl_ok(&[
+            "get",
+            "clusterresourcesnapshots",
+            "--ignore-not-found",
+            &snapshot,
+            "-o",
+            "name",
+        ]);
+        (!out.trim().is_empty()).then_some(())
+    });
+    let start = jiff::Timestamp::now().as_millisecond();
+    let name = format!("sim-run-{index}");
+    run(hub, &name, index);
+    wait_run_succeeded(hub, &name, Duration::from_secs(180));
+    start
+}
+
 fn record_path(hub: &TestCluster) -> PathBuf {
     hub.kubeconfig
         .parent()
@@ -186,20 +208,7 @@ fn fifty_simulated_members_take_two_runs_in_stage_order_within_max_concurrency()
         json!({"placementType": "PickAll"}),
         json!({"type": "External"}),
     );
-    wait_for("snapshot 0", Duration::from_secs(60), || {
-        let out = hub.kubectl_ok(&[
-            "get",
-            "clusterresourcesnapshots",
-            "--ignore-not-found",
-            "sim-placement-0-snapshot",
-            "-o",
-            "name",
-        ]);
-        (!out.trim().is_empty()).then_some(())
-    });
-    let start = jiff::Timestamp::now().as_millisecond();
-    run(hub, "sim-run-0", "0");
-    wait_run_succeeded(hub, "sim-run-0", Duration::from_secs(180));
+    let start = run_when_snapshotted(hub, "0");
     check_run(&read(&record).expect("the record"), &stages, "0", start);
 
     hub.kubectl_ok(&[
@@ -213,20 +222,7 @@ fn fifty_simulated_members_take_two_runs_in_stage_order_within_max_concurrency()
         "-p",
         r#"{"data":{"key":"value2"}}"#,
     ]);
-    wait_for("snapshot 1", Duration::from_secs(60), || {
-        let out = hub.kubectl_ok(&[
-            "get",
-            "clusterresourcesnapshots",
-            "--ignore-not-found",
-            "sim-placement-1-snapshot",
-            "-o",
-            "name",
-        ]);
-        (!out.trim().is_empty()).then_some(())
-    });
-    let start = jiff::Timestamp::now().as_millisecond();
-    run(hub, "sim-run-1", "1");
-    wait_run_succeeded(hub, "sim-run-1", Duration::from_secs(180));
+    let start = run_when_snapshotted(hub, "1");
     let entries = read(&record).expect("the record");
     check_run(&entries, &stages, "1", start);
     // The second run applied nothing but its index.

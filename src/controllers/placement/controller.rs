@@ -18,8 +18,6 @@ use kube::runtime::controller::Action;
 use kube::runtime::predicates;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tracing::info;
 
@@ -42,7 +40,7 @@ use crate::api::placement::{
 use crate::conditions::{Status, find, set};
 pub use crate::controllers::shared::Error;
 use crate::controllers::shared::{
-    Family, dynamic_api, ok_if_missing, patch_params, placement_controller, record_failed_pass, retry_delay,
+    Family, ServedKind, dynamic_api, ok_if_missing, patch_params, placement_controller, record_failed_pass, retry_delay,
 };
 use crate::ops::metrics::Metrics;
 
@@ -162,15 +160,7 @@ async fn controller<K>(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
-    K: Resource<DynamicType = ()>
-        + PlacementObject
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: ServedKind + PlacementObject,
 {
     let context = Arc::new(Context {
         client: client.clone(),
@@ -260,15 +250,7 @@ fn params() -> PatchParams {
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
 where
-    K: Resource<DynamicType = ()>
-        + PlacementObject
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: ServedKind + PlacementObject,
 {
     let name = obj.name_any();
     let ns = obj.namespace();

@@ -1,7 +1,6 @@
 //! Runs the rollout controller for ClusterResourcePlacements and ResourcePlacements, woken by
 //! placement spec changes, binding changes and new resource snapshots of the placement.
 
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +11,6 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 use kube::runtime::controller::Action;
 use kube::runtime::predicates;
 use kube::{Client, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::info;
 
@@ -26,8 +23,8 @@ use crate::api::placement::{
 };
 pub use crate::controllers::shared::Error;
 use crate::controllers::shared::{
-    FamilyContext, exact_apply_strategy, ok_if_missing, patch_params, placement_controller, record_failed_pass,
-    retry_delay,
+    FamilyContext, ServedKind, exact_apply_strategy, ok_if_missing, patch_params, placement_controller,
+    record_failed_pass, retry_delay,
 };
 use crate::ops::metrics::Metrics;
 
@@ -55,15 +52,7 @@ async fn controller<K>(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
-    K: Resource<DynamicType = ()>
-        + PlacementObject
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: ServedKind + PlacementObject,
 {
     let label = if cluster_scoped { "ClusterRollout" } else { "Rollout" };
     let context = Arc::new(Context::new(client, cluster_scoped, metrics, label));
@@ -99,15 +88,7 @@ fn params() -> PatchParams {
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
 where
-    K: Resource<DynamicType = ()>
-        + PlacementObject
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: ServedKind + PlacementObject,
 {
     if obj.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());

@@ -13,8 +13,6 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
 use super::act::{ActError, FIELD_MANAGER, act};
@@ -29,7 +27,7 @@ use crate::api::cluster::MemberCluster;
 use crate::api::labels::{PARENT_PLACEMENT, STAGED_UPDATE_RUN_FINALIZER};
 use crate::api::placement::{ClusterStagedUpdateRun, StagedUpdateRun, UpdateRunObject, UpdateRunStatus};
 use crate::conditions::{is_false_for, is_true_for};
-use crate::controllers::shared::error_reason;
+use crate::controllers::shared::{ServedKind, error_reason};
 use crate::ops::metrics::{ApprovalLabels, Metrics, RunLabels, RunStatusLabels};
 
 /// Why a pass failed; every variant is retried with back-off.
@@ -131,15 +129,7 @@ async fn controller<K>(
     scope: Scope,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) where
-    K: Resource<DynamicType = ()>
-        + UpdateRunObject
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: ServedKind + UpdateRunObject,
 {
     let kinds = KindSet::of(scope);
     let name = match scope {
@@ -301,15 +291,7 @@ fn run_view<K: Resource + UpdateRunObject>(obj: &K, scope: Scope) -> RunView {
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<ControllerAction, Error>
 where
-    K: Resource<DynamicType = ()>
-        + UpdateRunObject
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: ServedKind + UpdateRunObject,
 {
     let run_key = format!(
         "{}/{}",
