@@ -200,7 +200,7 @@ async fn report(client: &Client, imc: &InternalMemberCluster, join: bool, index:
         .and_then(|s| s.agent_status.as_ref())
         .and_then(|a| a.iter().find(|a| a.type_ == AgentType::MemberAgent))
         .and_then(|a| a.conditions.clone());
-    let patch = if join {
+    if join {
         set(
             &mut conditions,
             "Joined",
@@ -219,11 +219,23 @@ async fn report(client: &Client, imc: &InternalMemberCluster, join: bool, index:
             generation,
             now,
         );
-        let agent = AgentStatus {
-            type_: AgentType::MemberAgent,
-            conditions,
-            last_received_heartbeat: Some(Time(now)),
-        };
+    } else {
+        set(
+            &mut conditions,
+            "Joined",
+            Status::False,
+            "InternalMemberClusterLeft",
+            "The member agent has left the fleet",
+            generation,
+            now,
+        );
+    }
+    let agent = AgentStatus {
+        type_: AgentType::MemberAgent,
+        conditions,
+        last_received_heartbeat: Some(Time(now)),
+    };
+    let patch = if join {
         // A few node-count sizes so property selectors and sorters have something to work on.
         let nodes = 3 + (index % 5);
         let properties = BTreeMap::from([(
@@ -247,20 +259,6 @@ async fn report(client: &Client, imc: &InternalMemberCluster, join: bool, index:
         };
         json!({"status": {"agentStatus": [agent], "properties": properties, "resourceUsage": usage}})
     } else {
-        set(
-            &mut conditions,
-            "Joined",
-            Status::False,
-            "InternalMemberClusterLeft",
-            "The member agent has left the fleet",
-            generation,
-            now,
-        );
-        let agent = AgentStatus {
-            type_: AgentType::MemberAgent,
-            conditions,
-            last_received_heartbeat: Some(Time(now)),
-        };
         json!({"status": {"agentStatus": [agent]}})
     };
     let namespace = imc.namespace().unwrap_or_default();
