@@ -58,6 +58,21 @@ pub struct HubArgs {
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "STAGEHAND_LOG_JSON")]
     pub log_json: bool,
+    /// Requests per second the hub's client may send to its API server, sustained (0: no
+    /// limit). Upstream's hub agent: `--hub-api-qps`, 250.
+    #[arg(long, default_value_t = 250)]
+    pub hub_api_qps: u32,
+    /// Requests the hub's client may send at once after a quiet period. Upstream: 1000.
+    #[arg(long, default_value_t = 1000)]
+    pub hub_api_burst: u32,
+    /// Reconciles each hub controller runs at once (0: no bound).
+    #[arg(long, default_value_t = crate::controllers::tuning::DEFAULT_CONCURRENT_RECONCILES)]
+    pub concurrent_reconciles: u16,
+    /// Staged update runs over more clusters than this keep a compact status: counts per stage
+    /// and only the clusters updating or failed listed (SD-22). Runs up to it have upstream's
+    /// shape.
+    #[arg(long, default_value_t = crate::controllers::update_run::decide::compact::DEFAULT_INLINE_LIMIT)]
+    pub run_status_inline_limit: usize,
 }
 
 /// Settings of `stagehand member`, named as upstream's member agent environment. The member

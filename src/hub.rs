@@ -102,7 +102,11 @@ pub async fn check_crds(client: &Client) -> Result<(), HubError> {
 /// Runs the hub until a shutdown signal.
 pub async fn run(args: HubArgs) -> Result<(), HubError> {
     let metrics = Arc::new(Metrics::default());
-    let client = crate::ops::client::counted_default(metrics.clone())
+    let limit = crate::ops::client::RateLimit {
+        qps: args.hub_api_qps,
+        burst: args.hub_api_burst,
+    };
+    let client = crate::ops::client::counted_default(metrics.clone(), limit)
         .await
         .map_err(HubError::Connect)?;
     check_crds(&client).await?;
@@ -116,6 +120,10 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
         })?;
     readiness.set_ready();
     info!(%addr, "hub ready: CRDs installed; serving /healthz, /readyz and /metrics");
+    crate::controllers::tuning::set(crate::controllers::tuning::Tuning {
+        concurrent_reconciles: args.concurrent_reconciles,
+        run_status_inline_limit: args.run_status_inline_limit,
+    });
     let options = PlacementOptions {
         throttle: Throttle {
             collection: args.resource_changes_collection_duration,

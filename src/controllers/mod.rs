@@ -11,6 +11,7 @@ pub mod placement;
 pub mod rollout;
 pub mod scheduler;
 pub mod shared;
+pub mod tuning;
 pub mod update_run;
 pub mod work_generator;
 

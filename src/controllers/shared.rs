@@ -209,7 +209,8 @@ where
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicate, Default::default());
-    let mut controller = Controller::for_stream(placements, reader.clone());
+    let mut controller =
+        Controller::for_stream(placements, reader.clone()).with_config(crate::controllers::tuning::controller_config());
     for ar in children {
         let store = reader.clone();
         controller = controller.watches_with(

@@ -1,30 +1,126 @@
 //! Kube clients whose every API request is counted by verb and resource in the process's
 //! metrics (`stagehand_hub_api_requests_total`), so an operator can see what a slow run costs
-//! the API server.
+//! the API server, and optionally throttled to a request rate (`--hub-api-qps`/`--hub-api-burst`).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use futures::future::BoxFuture;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http::{Method, Request};
 use kube::client::{Body, ClientBuilder};
 use kube::{Client, Config};
 use tower::util::MapRequestLayer;
+use tower::{Layer, Service};
 
 use crate::ops::metrics::Metrics;
 
-/// A client for `config` that counts its requests in `metrics`.
+/// How many requests per second a client may send: a token bucket of `burst` tokens refilled at
+/// `qps` a second, as client-go's `QPS`/`Burst`. `qps == 0` turns the limit off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub qps: u32,
+    /// Requests that may go at once after a quiet period.
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// No limit.
+    pub const OFF: RateLimit = RateLimit { qps: 0, burst: 0 };
+
+    fn limiter(self) -> Option<Arc<DefaultDirectRateLimiter>> {
+        let qps = NonZeroU32::new(self.qps)?;
+        let burst = NonZeroU32::new(self.burst.max(self.qps)).unwrap_or(qps);
+        Some(Arc::new(RateLimiter::direct(Quota::per_second(qps).allow_burst(burst))))
+    }
+}
+
+/// A client for `config` that counts its requests in `metrics`, unthrottled.
 pub fn counted(config: Config, metrics: Arc<Metrics>) -> Result<Client, kube::Error> {
+    counted_and_limited(config, metrics, RateLimit::OFF)
+}
+
+/// A client for `config` that counts its requests in `metrics` and waits for `limit` before
+/// sending each.
+pub fn counted_and_limited(config: Config, metrics: Arc<Metrics>, limit: RateLimit) -> Result<Client, kube::Error> {
     let count = MapRequestLayer::new(move |request: Request<Body>| {
         let (verb, resource) = classify(request.method(), request.uri().path(), request.uri().query());
         metrics.count_api_request(verb, &resource);
         request
     });
-    Ok(ClientBuilder::try_from(config)?.with_layer(&count).build())
+    let throttle = ThrottleLayer {
+        limiter: limit.limiter(),
+    };
+    Ok(ClientBuilder::try_from(config)?
+        .with_layer(&count)
+        .with_layer(&throttle)
+        .build())
 }
 
-/// The client `KUBECONFIG`, `~/.kube/config` or the in-cluster service account gives, counted.
-pub async fn counted_default(metrics: Arc<Metrics>) -> Result<Client, kube::Error> {
+/// The client `KUBECONFIG`, `~/.kube/config` or the in-cluster service account gives, counted
+/// and throttled to `limit`.
+pub async fn counted_default(metrics: Arc<Metrics>, limit: RateLimit) -> Result<Client, kube::Error> {
     let config = Config::infer().await.map_err(kube::Error::InferConfig)?;
-    counted(config, metrics)
+    counted_and_limited(config, metrics, limit)
+}
+
+/// Waits for a token of the shared bucket before each request (no bucket: passes through).
+struct ThrottleLayer {
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+}
+
+impl<S> Layer<S> for ThrottleLayer {
+    type Service = Throttled<S>;
+
+    fn layer(&self, inner: S) -> Throttled<S> {
+        Throttled {
+            inner,
+            limiter: self.limiter.clone(),
+            waiting: None,
+            permitted: false,
+        }
+    }
+}
+
+/// The service [`ThrottleLayer`] wraps: ready only once it holds a token for the next request.
+struct Throttled<S> {
+    inner: S,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    waiting: Option<BoxFuture<'static, ()>>,
+    permitted: bool,
+}
+
+impl<S, B> Service<Request<B>> for Throttled<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        if let Some(limiter) = &self.limiter
+            && !self.permitted
+        {
+            let waiting = self.waiting.get_or_insert_with(|| {
+                let limiter = limiter.clone();
+                Box::pin(async move { limiter.until_ready().await })
+            });
+            if waiting.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.waiting = None;
+            self.permitted = true;
+        }
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        self.permitted = false;
+        self.inner.call(request)
+    }
 }
 
 /// The Kubernetes verb and the resource (with its subresource, `works/status`) of a request.
@@ -66,6 +162,38 @@ fn verb_of(method: &Method, query: Option<&str>, named: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttled_client_sends_its_burst_then_waits_for_tokens() {
+        let layer = ThrottleLayer {
+            limiter: RateLimit { qps: 1, burst: 2 }.limiter(),
+        };
+        let mut service = layer.layer(tower::service_fn(|_: Request<()>| async { Ok::<_, ()>(()) }));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..2 {
+            assert!(service.poll_ready(&mut cx).is_ready(), "the burst is sent at once");
+            drop(service.call(Request::new(())));
+        }
+        assert!(
+            service.poll_ready(&mut cx).is_pending(),
+            "the third request waits for a token"
+        );
+    }
+
+    #[test]
+    fn an_unlimited_client_never_waits() {
+        let layer = ThrottleLayer {
+            limiter: RateLimit::OFF.limiter(),
+        };
+        let mut service = layer.layer(tower::service_fn(|_: Request<()>| async { Ok::<_, ()>(()) }));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..10_000 {
+            assert!(service.poll_ready(&mut cx).is_ready());
+            drop(service.call(Request::new(())));
+        }
+    }
 
     #[test]
     fn requests_are_counted_by_verb_and_resource() {

@@ -14,7 +14,7 @@ use serde_json::json;
 use stagehand::fleetsim::record::{Entry, Step, read};
 
 use crate::harness::{Role, TestCluster, start_parallel, wait_for};
-use crate::hub::{KillOnDrop, free_port, spawn_hub};
+use crate::hub::{KillOnDrop, free_port, spawn_hub_with};
 use crate::pipeline::{placement, wait_run_succeeded};
 
 const CLUSTERS: usize = 50;
@@ -194,7 +194,8 @@ fn fifty_simulated_members_take_two_runs_in_stage_order_within_max_concurrency()
     let hub = &start_parallel(&[("simhub", Role::Hub)])[0];
     let record = record_path(hub);
     let (_sim, _sim_guard) = spawn_fleetsim(hub, &record);
-    let (_hub, _hub_guard) = spawn_hub(hub, free_port(), false);
+    // SD-22: runs over more than 20 clusters keep a compact status, so this fleet of 50 shows it.
+    let (_hub, _hub_guard) = spawn_hub_with(hub, free_port(), &["--run-status-inline-limit", "20"]);
     wait_for("50 simulated members joined", Duration::from_secs(120), || {
         (joined(hub) == CLUSTERS).then_some(())
     });
@@ -236,4 +237,37 @@ fn fifty_simulated_members_take_two_runs_in_stage_order_within_max_concurrency()
     );
     let table = hub.kubectl_ok(&["get", "csur"]);
     println!("{table}");
+    for index in ["0", "1"] {
+        check_compact_status(hub, &format!("sim-run-{index}"), &stages);
+    }
+}
+
+/// SD-22: a finished compact run lists no cluster and counts every one of each stage as succeeded.
+fn check_compact_status(hub: &TestCluster, run: &str, stages: &BTreeMap<String, String>) {
+    let out = hub.kubectl_ok(&["get", "csur", run, "-o", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).expect("run JSON");
+    let stage_statuses = status["status"]["stagesStatus"].as_array().expect("stagesStatus");
+    assert_eq!(stage_statuses.len(), STAGES.len());
+    for (stage, (name, _)) in stage_statuses.iter().zip(STAGES) {
+        let expected = stages.values().filter(|s| s.as_str() == name).count() as i64;
+        let summary = &stage["clusterSummary"];
+        assert_eq!(
+            summary["total"].as_i64(),
+            Some(expected),
+            "{run} stage {name}: {summary}"
+        );
+        assert_eq!(
+            summary["succeeded"].as_i64(),
+            Some(expected),
+            "{run} stage {name}: {summary}"
+        );
+        assert_eq!(summary["updating"].as_i64(), Some(0));
+        assert_eq!(
+            stage["clusters"].as_array().map(Vec::len),
+            Some(0),
+            "{run} stage {name} lists clusters"
+        );
+        assert_eq!(summary["clustersDigest"].as_str().map(str::len), Some(16));
+    }
+    println!("[fleet] {run}: compact status of {} bytes", out.len());
 }

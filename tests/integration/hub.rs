@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
@@ -88,12 +88,20 @@ fn hub_reports_ready_when_its_crds_are_established_and_stops_on_sigterm() {
 
 /// Starts `stagehand hub` against `cluster` with `extra` arguments.
 fn spawn_stagehand_hub(cluster: &TestCluster, port: u16, extra: &[&str]) -> (std::process::Child, KillOnDrop) {
+    // The hub logs to stdout; keep it next to the cluster's files so a failed test can be read.
+    let log_path = cluster
+        .kubeconfig
+        .parent()
+        .expect("cluster directory")
+        .join(format!("hub-{port}.log"));
+    let log = std::fs::File::create(&log_path).expect("creating the hub log");
     let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
         .args(["hub", "--http-addr", &format!("127.0.0.1:{port}")])
         .args(extra)
         .env("KUBECONFIG", &cluster.kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("RUST_LOG", "info,stagehand=debug")
+        .stdout(log.try_clone().expect("hub log handle"))
+        .stderr(log)
         .spawn()
         .expect("starting stagehand hub");
     let guard = KillOnDrop(child.id());
@@ -107,6 +115,12 @@ const NO_WINDOWS: [&str; 4] = [
     "--resource-changes-collection-duration",
     "0s",
 ];
+
+/// Starts `stagehand hub` against `cluster` with both snapshot windows at zero and `extra` flags.
+pub fn spawn_hub_with(cluster: &TestCluster, port: u16, extra: &[&str]) -> (std::process::Child, KillOnDrop) {
+    let flags: Vec<&str> = NO_WINDOWS.iter().chain(extra).copied().collect();
+    spawn_stagehand_hub(cluster, port, &flags)
+}
 
 /// Starts `stagehand hub` against `cluster` with both snapshot windows at zero, or at their
 /// defaults (15 s and 30 s) when `default_windows`.

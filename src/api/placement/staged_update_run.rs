@@ -137,6 +137,30 @@ pub struct StageUpdatingStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Option<Vec<Condition>>,
+    /// Stagehand extension (SD-22): the stage's clusters in numbers. Present only on a run with
+    /// more clusters than the hub lists inline; `clusters` then holds only the clusters updating
+    /// or failed (at most 100), and each binding carries its cluster's detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_summary: Option<StageClusterSummary>,
+}
+
+/// The clusters of one stage in numbers (SD-22).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageClusterSummary {
+    /// Clusters in the stage when the run was initialized.
+    pub total: i32,
+    /// Clusters whose update succeeded (for the deletion stage: whose binding is gone).
+    pub succeeded: i32,
+    /// Clusters started and not finished.
+    pub updating: i32,
+    /// Started clusters left out of `clusters` because the list is full.
+    pub unlisted: i32,
+    /// SHA-256 (first 16 hex digits) of the stage's cluster names in execution order, one per
+    /// line; a pass that computes another value finds the fleet changed, as upstream does from the
+    /// full list.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub clusters_digest: String,
 }
 
 /// Progress of one cluster.

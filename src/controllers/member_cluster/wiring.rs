@@ -65,6 +65,7 @@ pub async fn run_controller(
         .applied_objects()
         .predicate_filter(admin_intent, Default::default());
     Controller::for_stream(clusters, reader)
+        .with_config(crate::controllers::tuning::controller_config())
         .owns(Api::<InternalMemberCluster>::all(client), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)

@@ -128,6 +128,7 @@ pub async fn observe(
         strategy: None,
         resource_snapshots: Vec::new(),
         approvals: BTreeMap::new(),
+        inline_limit: crate::controllers::tuning::get().run_status_inline_limit,
     };
     if observed.run.deleting {
         return Ok(observed);
@@ -210,6 +211,13 @@ fn policy_view(obj: &DynamicObject) -> Result<PolicySnapshotView, ObserveError> 
         fixed_cluster_count: policy.cluster_names.map(|c| c.len()).unwrap_or_default(),
         number_of_clusters: obj.annotations().get(NUMBER_OF_CLUSTERS).cloned(),
         conditions: status.conditions,
+        selected_clusters: status
+            .target_clusters
+            .into_iter()
+            .flatten()
+            .filter(|d| d.selected)
+            .map(|d| d.cluster_name)
+            .collect(),
     })
 }
 

@@ -193,6 +193,7 @@ async fn controller<K>(
 
     info!(controller = name, "starting");
     Controller::for_stream(runs, reader.clone())
+        .with_config(crate::controllers::tuning::controller_config())
         .watches_with(
             all(&kinds.placement),
             kinds.placement.clone(),

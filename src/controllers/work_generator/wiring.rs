@@ -139,6 +139,7 @@ async fn controller(
         watcher::Config::default(),
         binding,
     )
+    .with_config(crate::controllers::tuning::controller_config())
     .watches_stream(work_events, move |work: Work| {
         let binding = work.labels().get(PARENT_RESOURCE_BINDING).cloned()?;
         let ns = work.labels().get(PARENT_PLACEMENT_NAMESPACE).cloned();

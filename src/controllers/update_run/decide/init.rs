@@ -114,6 +114,23 @@ pub fn classify_bindings<'a>(obs: &'a Observed, latest: &PolicySnapshotView) -> 
             }
         }
     }
+    // SD-21: the policy snapshot and the bindings come from different watches, so the snapshot
+    // can say `Scheduled` before every binding the scheduler created has reached the cache. A
+    // run that went on would record a partial fleet and fail at the next pass when the rest
+    // arrive; it waits for them instead.
+    let bound: std::collections::HashSet<&str> = out.selected.iter().map(|b| b.spec.target_cluster.as_str()).collect();
+    let missing = latest
+        .selected_clusters
+        .iter()
+        .filter(|cluster| !bound.contains(cluster.as_str()))
+        .count();
+    if missing > 0 {
+        return Err(Failure::Pending(format!(
+            "{missing} of the {} clusters selected by policy snapshot `{}` have no binding observed yet; waiting for the bindings (we might observe a transient state)",
+            latest.selected_clusters.len(),
+            obs.run.key_of(&latest.name)
+        )));
+    }
     if out.selected.is_empty() && out.to_delete.is_empty() {
         return Err(Failure::Pending(format!(
             "no scheduled or to-be-deleted bindings found for the latest policy snapshot {}; waiting for the scheduler",

@@ -16,6 +16,7 @@
 
 mod approval;
 pub mod arith;
+pub mod compact;
 mod execute;
 pub mod failure;
 mod init;
@@ -95,6 +96,7 @@ pub fn decide(obs: &Observed) -> Decision {
                     generation,
                     now,
                 );
+                compact::begin(&mut fresh, obs.inline_limit);
                 status = fresh;
             }
             Err(Failure::Abort(message)) => {
@@ -135,7 +137,7 @@ pub fn decide(obs: &Observed) -> Decision {
         return finish(status, vec![], Next::AwaitChange);
     }
 
-    let plan = match revalidate(obs, &status) {
+    let plan = match revalidate(obs, &mut status) {
         Ok(plan) => plan,
         Err(Failure::Abort(message)) => {
             marks::run_failed(&mut status, &message, generation, now);
@@ -144,6 +146,14 @@ pub fn decide(obs: &Observed) -> Decision {
         Err(Failure::Retry(message) | Failure::Pending(message)) => {
             return finish(status, vec![], Next::Retry(message));
         }
+    };
+    // SD-22: `revalidate` expanded a compact status; it is compacted again before it is written.
+    let compact_mode = compact::is_compact(&status);
+    let finish = |mut status: UpdateRunStatus, more, next| {
+        if compact_mode {
+            compact::compact(&mut status, generation);
+        }
+        finish(status, more, next)
     };
     if plan.position == Position::Done {
         marks::run_succeeded(&mut status, generation, now);

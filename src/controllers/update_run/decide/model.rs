@@ -97,6 +97,8 @@ pub struct PolicySnapshotView {
     pub number_of_clusters: Option<String>,
     /// Status conditions.
     pub conditions: Option<Vec<Condition>>,
+    /// Clusters the scheduler's decisions select (`status.targetClusters`, at most 1000).
+    pub selected_clusters: Vec<String>,
 }
 
 /// A binding of the placement.
@@ -171,6 +173,8 @@ pub struct Observed {
     pub resource_snapshots: Vec<ResourceSnapshotView>,
     /// Approval requests by name (those the run could own).
     pub approvals: BTreeMap<String, ApprovalView>,
+    /// Runs over more clusters than this keep a compact status (SD-22).
+    pub inline_limit: usize,
 }
 
 /// Before- or after-stage.

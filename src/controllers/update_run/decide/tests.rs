@@ -137,6 +137,7 @@ impl World {
                     fixed_cluster_count: 0,
                     number_of_clusters: None,
                     conditions: policy_conditions,
+                    selected_clusters: vec![],
                 }],
                 bindings: ["member1", "member2", "member3"]
                     .iter()
@@ -164,6 +165,7 @@ impl World {
                     pending_change: None,
                 }],
                 approvals: BTreeMap::new(),
+                inline_limit: super::compact::DEFAULT_INLINE_LIMIT,
             },
             last: None,
         }
@@ -492,6 +494,30 @@ fn missing_policy_snapshot_keeps_initialization_pending() {
     assert_eq!(w.next(), Next::After(PENDING_RETRY));
     // SD-12: once the snapshot appears, initialization succeeds.
     w.obs.policy_snapshots = World::doc_a().obs.policy_snapshots;
+    w.pass();
+    assert_eq!(w.run_condition(types::INITIALIZED), pair("True", run::INITIALIZED));
+}
+
+#[test]
+fn a_selected_cluster_without_an_observed_binding_keeps_initialization_pending() {
+    // SD-21: the scheduler decided on member4 but its binding is not in the cache yet.
+    let mut w = World::doc_a();
+    w.obs.policy_snapshots[0].selected_clusters =
+        ["member1", "member2", "member3", "member4"].map(String::from).to_vec();
+    w.pass();
+    assert_eq!(
+        w.run_condition(types::INITIALIZED),
+        pair("False", run::INITIALIZATION_PENDING)
+    );
+    assert!(init_message(&w).contains("1 of the 4 clusters selected by policy snapshot"));
+    // Once the binding arrives the run initializes with all four clusters.
+    let mut fourth = w.obs.bindings[0].clone();
+    fourth.name = "example-placement-member4".into();
+    fourth.spec.target_cluster = "member4".into();
+    w.obs.bindings.push(fourth);
+    let mut member = w.obs.members[0].clone();
+    member.name = "member4".into();
+    w.obs.members.push(member);
     w.pass();
     assert_eq!(w.run_condition(types::INITIALIZED), pair("True", run::INITIALIZED));
 }
@@ -1865,4 +1891,176 @@ fn waiting_run_does_not_flap_its_transition_time() {
     w.advance(120);
     w.pass();
     assert_eq!(find(&w.status().conditions, types::PROGRESSING).cloned(), before);
+}
+
+// ---- Compact status (SD-22) ---------------------------------------------------------------
+
+/// Doc A with the inline limit below its three clusters, so the run's status is compact.
+fn compact_doc_a() -> World {
+    let mut w = World::doc_a();
+    w.obs.inline_limit = 2;
+    w
+}
+
+fn summary(w: &World, i: usize) -> crate::api::placement::StageClusterSummary {
+    w.stage(i)
+        .cluster_summary
+        .clone()
+        .expect("a compact stage has a summary")
+}
+
+#[test]
+fn a_run_within_the_inline_limit_has_no_summaries() {
+    let mut w = World::doc_a();
+    w.obs.inline_limit = 3;
+    w.pass();
+    assert!(
+        w.status()
+            .stages_status
+            .iter()
+            .flatten()
+            .all(|s| s.cluster_summary.is_none())
+    );
+    assert_eq!(w.stage(1).clusters.len(), 2);
+}
+
+#[test]
+fn a_compact_run_lists_only_updating_clusters_and_counts_the_rest() {
+    let mut w = compact_doc_a();
+    w.pass();
+    // Staging's one cluster started: it is listed; canary's two have not started: not listed.
+    assert_eq!(w.stage(0).clusters.len(), 1);
+    assert_eq!(w.stage(0).clusters[0].cluster_name, "member2");
+    let s = summary(&w, 0);
+    assert_eq!((s.total, s.succeeded, s.updating, s.unlisted), (1, 0, 1, 0));
+    assert!(w.stage(1).clusters.is_empty());
+    assert_eq!(summary(&w, 1).total, 2);
+    assert_eq!(
+        summary(&w, 1).clusters_digest,
+        super::compact::digest(["member3", "member1"])
+    );
+    w.make_available("member2");
+    w.pass();
+    assert!(w.stage(0).clusters.is_empty());
+    assert_eq!((summary(&w, 0).succeeded, summary(&w, 0).updating), (1, 0));
+}
+
+#[test]
+fn a_compact_run_reaches_the_same_end_as_upstreams_shape() {
+    let mut full = World::doc_a();
+    let mut compact = compact_doc_a();
+    for w in [&mut full, &mut compact] {
+        through_canary(w);
+        w.approve("example-run-canary-after");
+        w.pass();
+        w.pass();
+    }
+    assert_eq!(compact.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
+    assert_eq!(full.status().conditions, compact.status().conditions);
+    for i in 0..2 {
+        assert_eq!(full.stage(i).conditions, compact.stage(i).conditions);
+        assert!(compact.stage(i).clusters.is_empty());
+        let s = summary(&compact, i);
+        assert_eq!(s.succeeded, s.total);
+    }
+    for name in ["member1", "member2", "member3"] {
+        assert_eq!(full.binding(name), compact.binding(name));
+    }
+    // Terminal: another pass changes nothing.
+    let done = compact.status().clone();
+    compact.pass();
+    assert_eq!(compact.status(), &done);
+}
+
+#[test]
+fn a_compact_run_respects_max_concurrency_from_the_bindings() {
+    let mut w = compact_doc_a();
+    w.obs
+        .strategy
+        .as_mut()
+        .and_then(|s| s.as_mut())
+        .expect("strategy")
+        .stages[1]
+        .max_concurrency = Some(IntOrString::Int(1));
+    through_staging(&mut w);
+    w.approve("example-run-canary-before");
+    w.pass();
+    assert_eq!(w.binding("member3").spec.state, BindingState::Bound);
+    assert_eq!(w.binding("member1").spec.state, BindingState::Scheduled);
+    // Another pass with nothing new starts nothing more: member3 is updating per its binding.
+    w.pass();
+    assert_eq!(w.binding("member1").spec.state, BindingState::Scheduled);
+    assert_eq!(summary(&w, 1).updating, 1);
+    w.make_available("member3");
+    w.pass();
+    assert_eq!(w.binding("member1").spec.state, BindingState::Bound);
+    assert_eq!((summary(&w, 1).succeeded, summary(&w, 1).updating), (1, 1));
+}
+
+#[test]
+fn a_compact_run_fails_when_a_stage_changes_its_clusters() {
+    let mut w = compact_doc_a();
+    w.pass();
+    w.obs.members[0].labels.insert("environment".into(), "staging".into());
+    w.pass();
+    assert!(
+        w.run_message(types::SUCCEEDED)
+            .contains("the number of clusters in index `0` stage has changed")
+    );
+    let mut w = compact_doc_a();
+    w.pass();
+    w.obs.members[0].labels.insert("order".into(), "0".into());
+    w.pass();
+    assert!(
+        w.run_message(types::SUCCEEDED)
+            .contains("the clusters in index `1` stage have changed: same number (2)")
+    );
+}
+
+#[test]
+fn a_compact_deletion_stage_counts_deleted_bindings() {
+    let mut w = compact_doc_a();
+    w.obs
+        .strategy
+        .as_mut()
+        .and_then(|s| s.as_mut())
+        .expect("strategy")
+        .stages
+        .truncate(1);
+    w.obs.bindings.retain(|b| b.spec.target_cluster == "member2");
+    for cluster in ["member1", "member3"] {
+        w.obs
+            .bindings
+            .push(binding(cluster, "example-placement-0", BindingState::Unscheduled));
+    }
+    w.pass();
+    w.make_available("member2");
+    w.pass();
+    w.advance(60);
+    w.pass();
+    w.pass();
+    let deletion = w.status().deletion_stage_status.clone().expect("deletion");
+    let s = deletion.cluster_summary.expect("summary");
+    assert_eq!((s.total, s.succeeded, s.updating), (2, 0, 2));
+    w.obs.bindings.retain(|b| b.spec.target_cluster != "member1");
+    w.pass();
+    let s = w
+        .status()
+        .deletion_stage_status
+        .clone()
+        .expect("deletion")
+        .cluster_summary
+        .expect("summary");
+    assert_eq!((s.total, s.succeeded, s.updating), (2, 1, 1));
+    w.obs.bindings.retain(|b| b.spec.target_cluster != "member3");
+    w.pass();
+    assert_eq!(w.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
+    let s = w
+        .status()
+        .deletion_stage_status
+        .clone()
+        .expect("deletion")
+        .cluster_summary
+        .expect("summary");
+    assert_eq!((s.total, s.succeeded, s.updating), (2, 2, 0));
 }

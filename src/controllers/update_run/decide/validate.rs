@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::arith::effective_max_concurrency;
+use super::compact;
 use super::failure::{Category, Failure, abort, validation_abort};
 use super::init::{check_placement, classify_bindings, latest_policy, require_scheduled};
 use super::model::{BindingView, Observed};
 use super::stages::{compute_stages, stage_shape};
+use crate::api::labels::resource_snapshot_name;
 use crate::api::placement::{PlacementType, StageUpdatingStatus, UpdateRunStatus};
 use crate::conditions::{find, is_false_for, is_true_for};
 use crate::controllers::update_run::reasons::types;
@@ -35,7 +37,10 @@ pub struct Plan<'a> {
 }
 
 /// Checks the world against the recorded status and finds the position.
-pub fn revalidate<'a>(obs: &'a Observed, status: &UpdateRunStatus) -> Result<Plan<'a>, Failure> {
+///
+/// A compact status (SD-22) is compared by its stages' counts and digests and then expanded in
+/// place to the full per-cluster shape.
+pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result<Plan<'a>, Failure> {
     let placement = check_placement(obs)?;
     if status.applied_strategy.as_ref() != Some(&placement.apply_strategy) {
         return Err(abort(
@@ -89,22 +94,52 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &UpdateRunStatus) -> Result<Pla
     let snapshot = status
         .staged_update_strategy_snapshot
         .as_ref()
-        .ok_or_else(|| abort(Category::Internal, "the updateRun has nil updateStrategySnapshot"))?;
+        .ok_or_else(|| abort(Category::Internal, "the updateRun has nil updateStrategySnapshot"))?
+        .clone();
     let selected_names: BTreeSet<String> = bindings
         .selected
         .iter()
         .map(|b| b.spec.target_cluster.clone())
         .collect();
     let strategy_key = obs.run.key_of(&obs.run.spec.staged_rollout_strategy_name);
-    let fresh = compute_stages(&obs.run.name, &strategy_key, snapshot, &selected_names, &obs.members)?;
+    let fresh = compute_stages(&obs.run.name, &strategy_key, &snapshot, &selected_names, &obs.members)?;
+    let selected: BTreeMap<String, &BindingView> = bindings
+        .selected
+        .iter()
+        .map(|b| (b.spec.target_cluster.clone(), *b))
+        .collect();
+    let recorded = status
+        .stages_status
+        .as_ref()
+        .ok_or_else(|| abort(Category::Internal, "the updateRun has nil stagesStatus"))?;
+    if compact::is_compact(status) {
+        compare_compact(&fresh, recorded)?;
+        let index_used = status
+            .resource_snapshot_index_used
+            .as_deref()
+            .and_then(|i| i.parse::<u64>().ok())
+            .unwrap_or_default();
+        let applied = status.applied_strategy.clone().unwrap_or_default();
+        let rebuild = compact::Rebuild {
+            membership: &fresh,
+            selected: &selected,
+            to_delete: &bindings.to_delete,
+            snapshot_name: &resource_snapshot_name(&obs.run.spec.placement_name, index_used),
+            applied: &applied,
+            generation: obs.run.generation,
+            now: obs.now,
+        };
+        compact::expand(status, &rebuild);
+    } else {
+        compare_stages(&stage_shape(&fresh), &stage_shape(recorded))?;
+    }
     let stages = status
         .stages_status
         .as_ref()
         .ok_or_else(|| abort(Category::Internal, "the updateRun has nil stagesStatus"))?;
-    compare_stages(&stage_shape(&fresh), &stage_shape(stages))?;
 
     let generation = obs.run.generation;
-    let (updating, last_finished) = stage_progress(stages, snapshot, generation)?;
+    let (updating, last_finished) = stage_progress(stages, &snapshot, generation)?;
     let deletion = status
         .deletion_stage_status
         .as_ref()
@@ -149,11 +184,6 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &UpdateRunStatus) -> Result<Pla
     } else {
         Position::Deletion
     };
-    let selected = bindings
-        .selected
-        .iter()
-        .map(|b| (b.spec.target_cluster.clone(), *b))
-        .collect();
     Ok(Plan {
         position,
         selected,
@@ -209,6 +239,38 @@ fn compare_stages(fresh: &[(String, Vec<String>)], recorded: &[(String, Vec<Stri
                     ),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// SD-22: a compact run's stages are compared by count (upstream's message) and by digest.
+fn compare_compact(fresh: &[StageUpdatingStatus], recorded: &[StageUpdatingStatus]) -> Result<(), Failure> {
+    let names = |stages: &[StageUpdatingStatus]| -> Vec<(String, Vec<String>)> {
+        stages.iter().map(|s| (s.stage_name.clone(), Vec::new())).collect()
+    };
+    compare_stages(&names(fresh), &names(recorded))?;
+    for (i, (new, old)) in fresh.iter().zip(recorded).enumerate() {
+        let summary = old.cluster_summary.clone().unwrap_or_default();
+        if i64::try_from(new.clusters.len()).unwrap_or(i64::MAX) != i64::from(summary.total) {
+            return Err(abort(
+                Category::Plain,
+                format!(
+                    "the number of clusters in index `{i}` stage has changed, new: {}, existing: {}",
+                    new.clusters.len(),
+                    summary.total
+                ),
+            ));
+        }
+        let digest = compact::digest(new.clusters.iter().map(|c| c.cluster_name.as_str()));
+        if digest != summary.clusters_digest {
+            return Err(abort(
+                Category::Plain,
+                format!(
+                    "the clusters in index `{i}` stage have changed: same number ({}), but other clusters or another order (digest new: {digest}, existing: {})",
+                    summary.total, summary.clusters_digest
+                ),
+            ));
         }
     }
     Ok(())
