@@ -73,6 +73,11 @@ pub struct HubArgs {
     /// shape.
     #[arg(long, default_value_t = crate::controllers::update_run::decide::compact::DEFAULT_INLINE_LIMIT)]
     pub run_status_inline_limit: usize,
+    /// Placements over more clusters than this keep a compact status: counts, and only the
+    /// clusters with a condition that is not True listed (SD-23). Placements up to it have
+    /// upstream's shape.
+    #[arg(long, default_value_t = crate::controllers::tuning::DEFAULT_PLACEMENT_INLINE_LIMIT)]
+    pub placement_status_inline_limit: usize,
 }
 
 /// Settings of `stagehand member`, named as upstream's member agent environment. The member

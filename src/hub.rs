@@ -123,6 +123,7 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
     crate::controllers::tuning::set(crate::controllers::tuning::Tuning {
         concurrent_reconciles: args.concurrent_reconciles,
         run_status_inline_limit: args.run_status_inline_limit,
+        placement_status_inline_limit: args.placement_status_inline_limit,
     });
     let options = PlacementOptions {
         throttle: Throttle {

@@ -15,6 +15,9 @@ pub struct Tuning {
     /// Runs over more clusters than this keep a compact status (`--run-status-inline-limit`,
     /// SD-22).
     pub run_status_inline_limit: usize,
+    /// Placements over more clusters than this keep a compact status
+    /// (`--placement-status-inline-limit`, SD-23).
+    pub placement_status_inline_limit: usize,
 }
 
 impl Default for Tuning {
@@ -22,6 +25,7 @@ impl Default for Tuning {
         Tuning {
             concurrent_reconciles: DEFAULT_CONCURRENT_RECONCILES,
             run_status_inline_limit: DEFAULT_INLINE_LIMIT,
+            placement_status_inline_limit: DEFAULT_PLACEMENT_INLINE_LIMIT,
         }
     }
 }
@@ -29,6 +33,10 @@ impl Default for Tuning {
 /// Default of `--concurrent-reconciles`: upstream's hub agent runs up to 100 placement
 /// reconciles at once (`MaxConcurrentClusterPlacement`).
 pub const DEFAULT_CONCURRENT_RECONCILES: u16 = 100;
+
+/// Default of `--placement-status-inline-limit`: a cluster's entry in a placement's status takes
+/// about 1.4 KB, so 300 of them stay under 512 KiB.
+pub const DEFAULT_PLACEMENT_INLINE_LIMIT: usize = 300;
 
 static TUNING: OnceLock<Tuning> = OnceLock::new();
 

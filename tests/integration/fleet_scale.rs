@@ -194,8 +194,18 @@ fn fifty_simulated_members_take_two_runs_in_stage_order_within_max_concurrency()
     let hub = &start_parallel(&[("simhub", Role::Hub)])[0];
     let record = record_path(hub);
     let (_sim, _sim_guard) = spawn_fleetsim(hub, &record);
-    // SD-22: runs over more than 20 clusters keep a compact status, so this fleet of 50 shows it.
-    let (_hub, _hub_guard) = spawn_hub_with(hub, free_port(), &["--run-status-inline-limit", "20"]);
+    // SD-22/SD-23: runs and placements over more than 20 clusters keep a compact status, so this
+    // fleet of 50 shows both.
+    let (_hub, _hub_guard) = spawn_hub_with(
+        hub,
+        free_port(),
+        &[
+            "--run-status-inline-limit",
+            "20",
+            "--placement-status-inline-limit",
+            "20",
+        ],
+    );
     wait_for("50 simulated members joined", Duration::from_secs(120), || {
         (joined(hub) == CLUSTERS).then_some(())
     });
@@ -240,6 +250,35 @@ fn fifty_simulated_members_take_two_runs_in_stage_order_within_max_concurrency()
     for index in ["0", "1"] {
         check_compact_status(hub, &format!("sim-run-{index}"), &stages);
     }
+    check_compact_placement(hub);
+}
+
+/// SD-23: once every cluster is done, the placement lists none and counts all 50; its columns
+/// say what upstream's would.
+fn check_compact_placement(hub: &TestCluster) {
+    wait_for("the placement available on index 1", Duration::from_secs(60), || {
+        let out = hub.kubectl_ok(&["get", "crp", "sim-placement", "-o", "json"]);
+        let crp: serde_json::Value = serde_json::from_str(&out).expect("placement JSON");
+        let summary = &crp["status"]["clusterSummary"];
+        let listed = crp["status"]["placementStatuses"].as_array().map_or(0, Vec::len);
+        (summary["total"].as_i64() == Some(CLUSTERS as i64)
+            && summary["doneUnlisted"].as_i64() == Some(CLUSTERS as i64)
+            && listed == 0
+            && crp["status"]["observedResourceIndex"].as_str() == Some("1"))
+        .then_some(out.len())
+    });
+    let columns = hub.kubectl_ok(&[
+        "get",
+        "crp",
+        "sim-placement",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"ClusterResourcePlacementAvailable\")].status} {.status.conditions[?(@.type==\"ClusterResourcePlacementAvailable\")].message}",
+    ]);
+    assert_eq!(
+        columns,
+        format!("True The selected resources in {CLUSTERS} cluster(s) are available now")
+    );
+    println!("{}", hub.kubectl_ok(&["get", "crp", "sim-placement"]));
 }
 
 /// SD-22: a finished compact run lists no cluster and counts every one of each stage as succeeded.

@@ -142,6 +142,23 @@ pub struct PlacementStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Option<Vec<Condition>>,
+    /// Stagehand extension (SD-23): present only when the placement selects more clusters than
+    /// the hub lists inline; `placementStatuses` then lists only the clusters with a condition
+    /// that is not True (at most 100), and each binding carries its cluster's detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_summary: Option<PlacementClusterSummary>,
+}
+
+/// The clusters of a placement in numbers (SD-23).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementClusterSummary {
+    /// Clusters the placement selects (and clusters it failed to schedule), as upstream would list.
+    pub total: i32,
+    /// Clusters whose every condition is True, left out of `placementStatuses`.
+    pub done_unlisted: i32,
+    /// Other clusters left out because the list is full.
+    pub pending_unlisted: i32,
 }
 
 /// Identifies one placed resource.

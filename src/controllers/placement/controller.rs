@@ -349,6 +349,7 @@ where
         group_resources: group_resources(&snapshot_objects),
         policy: latest_policy.as_ref().map(policy_report),
         bindings: &reports,
+        inline_limit: crate::controllers::tuning::get().placement_status_inline_limit,
     };
     aggregate(&mut status, &input, now);
     write_status(&placements, &name, &old_status, &status).await?;

@@ -2,14 +2,14 @@
 //! (`placement-pipeline.md` §11.2): per-cluster statuses and the placement conditions that
 //! `kubectl get crp` / `kubectl get rp` print. Pure: the caller reads the objects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 
 use crate::api::condition::Condition;
 use crate::api::placement::{
-    ClusterDecision, ClusterResourceBindingSpec, PerClusterPlacementStatus, PlacementStatus, PlacementType,
-    ResourceBindingStatus, ResourceIdentifier,
+    ClusterDecision, ClusterResourceBindingSpec, PerClusterPlacementStatus, PlacementClusterSummary, PlacementStatus,
+    PlacementType, ResourceBindingStatus, ResourceIdentifier,
 };
 use crate::conditions::{Status, find, set};
 
@@ -187,7 +187,12 @@ pub struct StatusInput<'a> {
     pub policy: Option<PolicyReport>,
     /// The placement's bindings.
     pub bindings: &'a [BindingReport],
+    /// Placements over more clusters than this keep a compact status (SD-23).
+    pub inline_limit: usize,
 }
+
+/// At most this many clusters are listed in a compact placement status.
+pub const INLINE_CAP: usize = 100;
 
 /// Fills `status` (which already carries the `…Scheduled` condition of this pass) from steps 1
 /// and 3–10 of §11.2.
@@ -214,14 +219,26 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
     };
     let failed_to_schedule = wanted.saturating_sub(selected.len()).min(unselected.len());
 
-    let old = status.placement_statuses.take().unwrap_or_default();
+    // Keyed once: per-cluster lookups in lists would cost O(fleet²) per pass.
+    let mut old: HashMap<String, PerClusterPlacementStatus> = status
+        .placement_statuses
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| !c.cluster_name.is_empty())
+        .map(|c| (c.cluster_name.clone(), c))
+        .collect();
+    let current_bindings: HashMap<&str, &BindingReport> = input
+        .bindings
+        .iter()
+        .filter(|b| {
+            !b.deleting && !b.spec.target_cluster.is_empty() && b.spec.scheduling_policy_snapshot_name == policy.name
+        })
+        .map(|b| (b.spec.target_cluster.as_str(), b))
+        .collect();
     let mut clusters = Vec::new();
     for decision in &selected {
-        let mut cluster = old
-            .iter()
-            .find(|c| c.cluster_name == decision.cluster_name)
-            .cloned()
-            .unwrap_or_default();
+        let mut cluster = old.remove(&decision.cluster_name).unwrap_or_default();
         cluster.cluster_name = decision.cluster_name.clone();
         cluster.observed_resource_index = None;
         cluster.applicable_cluster_resource_overrides = None;
@@ -240,12 +257,7 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
             input.generation,
             now,
         );
-        let binding = input.bindings.iter().find(|b| {
-            !b.deleting
-                && !b.spec.target_cluster.is_empty()
-                && b.spec.target_cluster == decision.cluster_name
-                && b.spec.scheduling_policy_snapshot_name == policy.name
-        });
+        let binding = current_bindings.get(decision.cluster_name.as_str()).copied();
         match binding {
             None => {
                 set(
@@ -336,6 +348,10 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
     }
     let selected_count = selected.len();
     let per_cluster: Vec<PerClusterPlacementStatus> = clusters.iter().take(selected_count).cloned().collect();
+    status.cluster_summary = None;
+    if clusters.len() > input.inline_limit {
+        compact(status, &mut clusters);
+    }
     status.placement_statuses = (!clusters.is_empty()).then_some(clusters);
     if selected_count == 0 {
         keep_only(&mut status.conditions, &[scheduled_type.as_str()]);
@@ -522,3 +538,23 @@ fn keep_only(conditions: &mut Option<Vec<Condition>>, types: &[&str]) {
 #[cfg(test)]
 #[path = "status_tests.rs"]
 mod tests;
+
+/// SD-23: keeps only the clusters with a condition that is not True, at most [`INLINE_CAP`], and
+/// counts the rest.
+fn compact(status: &mut PlacementStatus, clusters: &mut Vec<PerClusterPlacementStatus>) {
+    let total = clusters.len();
+    let done = |c: &PerClusterPlacementStatus| {
+        c.conditions
+            .as_ref()
+            .is_some_and(|list| !list.is_empty() && list.iter().all(|x| x.status == "True"))
+    };
+    clusters.retain(|c| !done(c));
+    let pending = clusters.len();
+    clusters.truncate(INLINE_CAP);
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    status.cluster_summary = Some(PlacementClusterSummary {
+        total: count(total),
+        done_unlisted: count(total - pending),
+        pending_unlisted: count(pending - clusters.len()),
+    });
+}

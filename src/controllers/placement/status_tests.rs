@@ -91,6 +91,7 @@ fn input<'a>(external: bool, bindings: &'a [BindingReport]) -> StatusInput<'a> {
             ..Default::default()
         }),
         bindings,
+        inline_limit: 1000,
     }
 }
 
@@ -270,4 +271,56 @@ fn pick_n_short_of_clusters_lists_the_failures() {
         ("False", "ScheduleFailed")
     );
     assert_eq!(clusters[1].cluster_name, "");
+}
+
+#[test]
+fn a_placement_over_the_inline_limit_lists_only_clusters_not_done_and_counts_them() {
+    // SD-23: member1 and member2 are done; member3 has not started.
+    let bindings = vec![
+        binding("member1", "crp-0-snapshot", &ALL_TRUE),
+        binding("member2", "crp-0-snapshot", &ALL_TRUE),
+        binding("member3", "", &[]),
+    ];
+    let mut full = scheduled_status();
+    aggregate(&mut full, &input(true, &bindings), now());
+    let mut compact = scheduled_status();
+    let mut small = input(true, &bindings);
+    small.inline_limit = 2;
+    aggregate(&mut compact, &small, now());
+    // The placement's own conditions are computed from every cluster, as upstream does.
+    assert_eq!(full.conditions, compact.conditions);
+    let listed: Vec<String> = compact
+        .placement_statuses
+        .iter()
+        .flatten()
+        .map(|c| c.cluster_name.clone())
+        .collect();
+    assert_eq!(listed, ["member3"]);
+    assert_eq!(
+        compact.cluster_summary,
+        Some(PlacementClusterSummary {
+            total: 3,
+            done_unlisted: 2,
+            pending_unlisted: 0
+        })
+    );
+    assert_eq!(full.cluster_summary, None);
+    assert_eq!(full.placement_statuses.map(|c| c.len()), Some(3));
+}
+
+#[test]
+fn a_compact_placement_caps_the_clusters_it_lists() {
+    let names: Vec<String> = (0..250).map(|i| format!("member{i:03}")).collect();
+    let bindings: Vec<_> = names.iter().map(|c| binding(c, "", &[])).collect();
+    let mut small = input(true, &bindings);
+    small.policy.as_mut().unwrap().decisions = names.iter().map(|c| decision(c)).collect();
+    small.inline_limit = 10;
+    let mut status = scheduled_status();
+    aggregate(&mut status, &small, now());
+    assert_eq!(status.placement_statuses.map(|c| c.len()), Some(INLINE_CAP));
+    let summary = status.cluster_summary.unwrap();
+    assert_eq!(
+        (summary.total, summary.done_unlisted, summary.pending_unlisted),
+        (250, 0, 150)
+    );
 }
