@@ -6,7 +6,8 @@ Each scenario starts a fresh hub control plane (tools/testcp), installs crds/, s
 with kubectl as a user would, and prints one table. Numbers come from one run on this machine;
 nothing here is asserted.
 
-  hack/bench.py                      # 100 and 1,000 clusters, 100 parallel runs over 1,000
+  hack/bench.py                      # 100 and 1,000 clusters, 100 parallel runs over 1,000,
+                                     # a hub restart with 1,000 placements and 100 runs in flight
   hack/bench.py --scenarios single --sizes 10000   # make bench-10k
   hack/bench.py --sizes 100 --scenarios single     # a quick look
 """
@@ -148,19 +149,21 @@ def labels_of(series):
 class Fleet:
     """A hub with N simulated members and `stagehand hub` running."""
 
-    def __init__(self, args, workdir, clusters, groups=1):
+    def __init__(self, args, workdir, clusters, groups=1, latency=None):
         self.hub = Hub(args.testcp, workdir)
         self.clusters = clusters
         self.record = os.path.join(self.hub.dir, "members.jsonl")
         split = "bench-stage=" + ",".join(f"{v}:{p}" for v, p in STAGES)
         sim = [args.fleetsim, "--clusters", str(clusters), "--create-member-clusters", "--split", split,
-               "--heartbeat-period", str(args.heartbeat), "--latency", args.latency, "--record", self.record]
+               "--heartbeat-period", str(args.heartbeat), "--latency", latency or args.latency,
+               "--record", self.record]
         if groups > 1:
             sim += ["--spread", "bench-group=" + ",".join(f"g{i}" for i in range(groups))]
         self.sim = self.hub.start("fleetsim", sim)
         self.port = free_port()
         hub = [args.stagehand, "hub", "--leader-elect=false", "--http-addr", f"127.0.0.1:{self.port}",
                "--resource-snapshot-creation-minimum-interval", "0s", "--resource-changes-collection-duration", "0s"]
+        self.hub_argv = hub
         self.stagehand = self.hub.start("stagehand-hub", hub, env={"RUST_LOG": "info,kube=warn"})
         self.usage = Usage(self.stagehand.pid)
         if args.perf:
@@ -285,7 +288,7 @@ spec:
         out = {}
         for labels, value in series.items():
             l = labels_of(labels)
-            key = (l.get("verb", "?"), l.get("resource", "?"))
+            key = (l.get("verb", "?"), l.get("resource", "?"), l.get("manager", ""))
             out[key] = out.get(key, 0) + value
         return out
 
@@ -293,17 +296,26 @@ spec:
         series = metric_sums(metrics(self.port), "stagehand_reconciliations")
         return sum(v for k, v in series.items() if 'result="success"' not in k)
 
+    def restart_hub(self):
+        """Stops `stagehand hub` (SIGTERM, as a rolling update does) and starts a new one."""
+        self.stagehand.terminate()
+        self.stagehand.wait(timeout=30)
+        self.stagehand = self.hub.start("stagehand-hub-2", self.hub_argv, env={"RUST_LOG": "info,kube=warn"})
+        self.usage = Usage(self.stagehand.pid)
+
     def close(self):
         self.hub.stop()
 
 
 def writes(requests):
-    return sum(v for (verb, _), v in requests.items() if verb in ("create", "update", "patch", "delete"))
+    return sum(v for (verb, _, _), v in requests.items() if verb in ("create", "update", "patch", "delete"))
 
 
-def fmt_requests(requests, top=8):
+def fmt_requests(requests, top=10):
+    """The most frequent requests, each with the controller (field manager) that sent it."""
     ranked = sorted(requests.items(), key=lambda kv: -kv[1])[:top]
-    return ", ".join(f"{verb} {res} {int(n)}" for (verb, res), n in ranked)
+    return ", ".join(f"{verb} {res}{f' ({manager})' if manager else ''} {int(n)}"
+                     for (verb, res, manager), n in ranked)
 
 
 def scenario_single(args, workdir, n, results):
@@ -387,6 +399,60 @@ def scenario_parallel(args, workdir, members, placements, results):
         fleet.close()
 
 
+def scenario_restart(args, workdir, members, placements, runs, results):
+    """`placements` placements over `members` members (groups of 10), `runs` of them with a run in
+    flight (members answer after a 5 s latency); the hub restarts; how long until every run moves."""
+    groups = members // 10
+    fleet = Fleet(args, workdir, members, groups=groups, latency="5s")
+    try:
+        fleet.strategy()
+        for p in range(placements):
+            fleet.place(f"bench-{p}", f"bench-ns-{p}", group=f"g{p % groups}")
+        wait_until(f"{placements} placements snapshotted", 1800,
+                   lambda: len(fleet.hub.kubectl("get", "clusterresourcesnapshots", "-o", "name").split()) >= placements,
+                   every=5)
+        wait_until("every placement's bindings", 1800,
+                   lambda: len(fleet.hub.kubectl("get", "clusterresourcebindings", "-o", "name").split())
+                   >= placements * 10, every=5)
+        log(f"{placements} placements scheduled")
+        docs = "---".join(fleet.run_yaml(f"bench-rs-{p}", f"bench-{p}", 0) for p in range(runs))
+        fleet.hub.kubectl("apply", "-f", "-", stdin=docs)
+
+        def versions():
+            items = fleet.hub.get_json("clusterstagedupdaterun")["items"]
+            return {r["metadata"]["name"]: (r["metadata"]["resourceVersion"],
+                                            any(c["type"] == "Succeeded" and c["status"] != "Unknown"
+                                                for c in r.get("status", {}).get("conditions", [])))
+                    for r in items}
+
+        # Every run started (a cluster updating) and none finished: the runs are in flight.
+        wait_until(f"{runs} runs in flight", 600, lambda: sum(
+            1 for r in fleet.hub.get_json("clusterstagedupdaterun")["items"]
+            if any(c["type"] == "Progressing" for c in r.get("status", {}).get("conditions", []))) >= runs, every=2)
+        before = versions()
+        fleet.restart_hub()
+        restarted = time.time()
+        moved = {}
+        deadline = restarted + args.timeout
+        while len(moved) < runs and time.time() < deadline:
+            for name, (version, finished) in versions().items():
+                if name not in moved and (version != before[name][0] or finished):
+                    moved[name] = time.time() - restarted
+            time.sleep(0.5)
+        waits = sorted(moved.values())
+        log(f"{len(moved)} of {runs} runs moved after the restart; the last after {waits[-1] if waits else 0:.1f}s")
+        results.append({
+            "scenario": f"hub restart: {placements} placements over {members} members, {runs} runs in flight",
+            "n": members, "restart_all": waits[-1] if len(moved) == runs else None,
+            "restart_p50": statistics.median(waits) if waits else None, "moved": len(moved), "runs": runs,
+            "cpu": fleet.usage.cpu_seconds(), "rss": fleet.usage.peak_rss_mib(),
+            "requests": fleet.api_requests(), "largest": fleet.largest_objects(),
+            "errors": fleet.reconcile_errors(),
+        })
+    finally:
+        fleet.close()
+
+
 def iso(text):
     return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
 
@@ -412,7 +478,10 @@ def print_rows(r):
     if True:
         s = r["scenario"]
         rows = []
-        if "first" in r:
+        if "restart_all" in r:
+            rows += [("every run moving again after the restart", secs(r["restart_all"])),
+                     ("runs moving again: p50 / how many", f"{secs(r['restart_p50'])} / {r['moved']} of {r['runs']}")]
+        elif "first" in r:
             rows += [("first run, create → Succeeded", secs(r["first"])),
                      ("run after a content change", secs(r["content"])),
                      ("rollback run to index 0", secs(r["rollback"])),
@@ -421,7 +490,8 @@ def print_rows(r):
         else:
             rows += [("run time p50 / p90", f"{r['p50']:.0f} s / {r['p90']:.0f} s"),
                      ("all runs done (wall)", f"{r['wall']:.1f} s"), ("runs failed", str(r["failed"]))]
-        rows += [("hub CPU-seconds / peak RSS", f"{r['cpu']:.1f} / {r['rss']:.0f} MiB"),
+        cpu_label = "new hub CPU-seconds / peak RSS" if "restart_all" in r else "hub CPU-seconds / peak RSS"
+        rows += [(cpu_label, f"{r['cpu']:.1f} / {r['rss']:.0f} MiB"),
                  ("hub reconcile errors", f"{r['errors']:.0f}"),
                  ("hub API requests (top)", fmt_requests(r["requests"]) or "n/a"),
                  ("largest object written (bytes)",
@@ -433,8 +503,10 @@ def print_rows(r):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000", help="cluster counts of the single-run scenario")
-    parser.add_argument("--scenarios", default="single,parallel", help="single, parallel")
+    parser.add_argument("--scenarios", default="single,parallel,restart", help="single, parallel, restart")
     parser.add_argument("--parallel", default="1000x100", help="members x placements of the parallel scenario")
+    parser.add_argument("--restart", default="1000x1000x100",
+                        help="members x placements x runs in flight of the restart scenario")
     parser.add_argument("--latency", default="0s", help="fleetsim apply latency")
     parser.add_argument("--heartbeat", type=int, default=60, help="heartbeat period of the simulated members (s)")
     parser.add_argument("--timeout", type=int, default=900, help="longest wait for one run (s)")
@@ -464,6 +536,17 @@ def main():
             scenario_parallel(args, workdir, members, placements, results)
         except TimeoutError as error:
             log(f"parallel scenario not finished: {error}")
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if "restart" in scenarios:
+        members, placements, runs = (int(x) for x in args.restart.split("x"))
+        workdir = tempfile.mkdtemp(prefix="bench-restart-")
+        log(f"scenario: hub restart with {placements} placements and {runs} runs in flight ({workdir})")
+        try:
+            scenario_restart(args, workdir, members, placements, runs, results)
+            print_rows(results[-1])
+        except TimeoutError as error:
+            log(f"restart scenario not finished: {error}")
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print_table(results, args)

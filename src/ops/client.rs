@@ -47,7 +47,7 @@ pub fn counted(config: Config, metrics: Arc<Metrics>) -> Result<Client, kube::Er
 pub fn counted_and_limited(config: Config, metrics: Arc<Metrics>, limit: RateLimit) -> Result<Client, kube::Error> {
     let count = MapRequestLayer::new(move |request: Request<Body>| {
         let (verb, resource) = classify(request.method(), request.uri().path(), request.uri().query());
-        metrics.count_api_request(verb, &resource);
+        metrics.count_api_request(verb, &resource, field_manager(request.uri().query()));
         request
     });
     let throttle = ThrottleLayer {
@@ -121,6 +121,15 @@ where
         self.permitted = false;
         self.inner.call(request)
     }
+}
+
+/// The `fieldManager` a write names (every Stagehand controller names its own), or "".
+pub fn field_manager(query: Option<&str>) -> &str {
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|kv| kv.strip_prefix("fieldManager="))
+        .unwrap_or_default()
 }
 
 /// The Kubernetes verb and the resource (with its subresource, `works/status`) of a request.
@@ -232,5 +241,10 @@ mod tests {
             "get memberclusters"
         );
         assert_eq!(c(Method::GET, "/version", None), "list non-resource");
+        assert_eq!(
+            field_manager(Some("fieldManager=work-generator&force=true")),
+            "work-generator"
+        );
+        assert_eq!(field_manager(Some("watch=true")), "");
     }
 }

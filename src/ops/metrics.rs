@@ -78,6 +78,8 @@ pub struct ApiRequestLabels {
     pub verb: String,
     /// Resource, with its subresource (`works/status`).
     pub resource: String,
+    /// The writer's field manager (which controller wrote); empty for reads.
+    pub manager: String,
 }
 
 /// Labels of the reconcile error counter.
@@ -197,11 +199,12 @@ impl Metrics {
     }
 
     /// Counts one API request.
-    pub fn count_api_request(&self, verb: &str, resource: &str) {
+    pub fn count_api_request(&self, verb: &str, resource: &str, manager: &str) {
         self.api_requests
             .get_or_create(&ApiRequestLabels {
                 verb: verb.into(),
                 resource: resource.into(),
+                manager: manager.into(),
             })
             .inc();
     }

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector;
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -42,6 +42,9 @@ struct Context {
     /// uid and generation they were applied for: a heartbeat (a status change) need not apply
     /// them again.
     provisioned: Mutex<HashMap<String, (String, i64)>>,
+    /// Every InternalMemberCluster, from the watch that also wakes their MemberClusters: a
+    /// heartbeat is read from here, not fetched again.
+    internal: Store<InternalMemberCluster>,
 }
 
 /// Runs the controller until `shutdown`.
@@ -50,10 +53,19 @@ pub async fn run_controller(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let (internal, internal_writer) = reflector::store::<InternalMemberCluster>();
+    let internal_events = watcher(
+        Api::<InternalMemberCluster>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(internal_writer)
+    .touched_objects();
     let context = Arc::new(Context {
         client: client.clone(),
         metrics,
         provisioned: Mutex::default(),
+        internal,
     });
     info!(controller = "membercluster-controller", "starting");
     // The controller's own status writes (one per heartbeat per member) must not wake it again:
@@ -66,7 +78,7 @@ pub async fn run_controller(
         .predicate_filter(admin_intent, Default::default());
     Controller::for_stream(clusters, reader)
         .with_config(crate::controllers::tuning::controller_config())
-        .owns(Api::<InternalMemberCluster>::all(client), watcher::Config::default())
+        .owns_stream(internal_events)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|_| std::future::ready(()))
@@ -146,7 +158,15 @@ async fn reconcile(cluster: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Act
 
     let internal_api = Api::<InternalMemberCluster>::namespaced(ctx.client.clone(), &namespace);
     let heartbeat = cluster.spec.heartbeat_period_seconds.unwrap_or(60);
-    let internal = match internal_api.get_opt(&name).await? {
+    let cached = ctx
+        .internal
+        .get(&ObjectRef::new(&name).within(&namespace))
+        .map(|imc| InternalMemberCluster::clone(&imc));
+    let observed = match cached {
+        Some(imc) => Some(imc),
+        None => internal_api.get_opt(&name).await?,
+    };
+    let internal = match observed {
         None => {
             let mut imc = InternalMemberCluster::new(
                 &name,

@@ -99,7 +99,7 @@ pub async fn act(client: &Client, kinds: &KindSet, obs: &Observed, actions: &[Ac
                 }
                 let writes: Vec<_> = wave
                     .into_iter()
-                    .map(|action| start_one(client, kinds, ns, action, obs.now))
+                    .map(|action| start_one(client, kinds, obs, action))
                     .collect();
                 let results: Vec<Result<(String, i64), ActError>> = futures::stream::iter(writes)
                     .buffer_unordered(START_CONCURRENCY)
@@ -142,9 +142,8 @@ pub async fn act(client: &Client, kinds: &KindSet, obs: &Observed, actions: &[Ac
 async fn start_one(
     client: &Client,
     kinds: &KindSet,
-    ns: Option<&str>,
+    obs: &Observed,
     action: &Action,
-    now: Timestamp,
 ) -> Result<(String, i64), ActError> {
     let Action::StartBinding {
         binding,
@@ -154,7 +153,18 @@ async fn start_one(
     else {
         unreachable!("a wave holds StartBinding actions only");
     };
-    start_binding(client, kinds, ns, binding, target.as_ref(), message, now)
+    let observed_version = obs
+        .bindings
+        .iter()
+        .find(|b| &b.name == binding)
+        .and_then(|b| b.resource_version.clone());
+    let start = StartBinding {
+        name: binding,
+        observed_version,
+        target: target.as_ref(),
+        message,
+    };
+    start_binding(client, kinds, obs.run.namespace.as_deref(), &start, obs.now)
         .await
         .map(|generation| (binding.clone(), generation))
         .map_err(|source| ActError {
@@ -232,19 +242,36 @@ async fn accept_approval(
     Ok(())
 }
 
+/// One binding a run starts.
+struct StartBinding<'a> {
+    name: &'a str,
+    /// The version the run decided from (its cache); `None` reads the binding first.
+    observed_version: Option<String>,
+    target: Option<&'a BindingTarget>,
+    message: &'a str,
+}
+
 /// Points a binding at the run's version (`Bound`, snapshot, no overrides, apply strategy), then
 /// replaces its `RolloutStarted` condition with a fresh one for the new generation.
+///
+/// The spec write is conditional on the version the run decided from, so a binding that changed
+/// since (the scheduler unscheduled it, another run took it) is not overwritten: the write fails
+/// with a conflict and the run decides again (SD-18).
 async fn start_binding(
     client: &Client,
     kinds: &KindSet,
     ns: Option<&str>,
-    name: &str,
-    target: Option<&BindingTarget>,
-    message: &str,
+    start: &StartBinding<'_>,
     now: Timestamp,
 ) -> Result<i64, kube::Error> {
+    let StartBinding {
+        name, target, message, ..
+    } = *start;
     let api = kinds.api(client, &kinds.binding, ns);
-    let current = api.get(name).await?;
+    let version = match &start.observed_version {
+        Some(version) => Some(version.clone()),
+        None => api.get(name).await?.resource_version(),
+    };
     let mut spec = json!({"state": "Bound"});
     if let Some(target) = target {
         spec["resourceSnapshotName"] = json!(target.resource_snapshot_name);
@@ -252,7 +279,7 @@ async fn start_binding(
         spec["clusterResourceOverrideSnapshots"] = Value::Null;
         spec["applyStrategy"] = exact_apply_strategy(&target.apply_strategy);
     }
-    let patch = json!({"metadata": {"resourceVersion": current.resource_version()}, "spec": spec});
+    let patch = json!({"metadata": {"resourceVersion": version}, "spec": spec});
     let updated = api.patch(name, &merge_params(), &Patch::Merge(&patch)).await?;
     let generation = generation(&updated.metadata);
     // Server-side apply of the one condition this controller owns (the list is keyed by type):

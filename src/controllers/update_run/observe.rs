@@ -151,6 +151,7 @@ pub async fn observe(
             name: obj.name_any(),
             generation: generation(&obj.metadata),
             deleting: obj.metadata.deletion_timestamp.is_some(),
+            resource_version: obj.resource_version(),
             spec,
             conditions: status.conditions,
         });

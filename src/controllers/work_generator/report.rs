@@ -104,18 +104,29 @@ pub fn report(old: &Option<Vec<Condition>>, outcome: &Outcome, now: Timestamp) -
             put(&mut conditions, "DiffReported", s, reason, message);
         } else {
             let applied = first_not(outcome.works, "Applied");
-            let (s, message) = match &applied {
-                None => (Status::True, "All corresponding work objects are applied".to_string()),
-                Some((work, false)) => (Status::False, format!("Work object {work} has failed to apply")),
-                Some((work, true)) => (
+            // Right after this controller wrote the Works the binding says `ApplyInProgress`;
+            // until the member reports on them that is still true, and rewording it would cost
+            // every binding one more status write per rollout.
+            let still_in_progress = find(old, "Applied").filter(|c| {
+                c.reason == "ApplyInProgress" && c.status == "False" && c.observed_generation == Some(generation)
+            });
+            let (s, reason, message) = match (&applied, still_in_progress) {
+                (None, _) => (
+                    Status::True,
+                    "AllWorkHaveBeenApplied",
+                    "All corresponding work objects are applied".to_string(),
+                ),
+                (Some((work, false)), _) => (
                     Status::False,
+                    "NotAllWorkHaveBeenApplied",
+                    format!("Work object {work} has failed to apply"),
+                ),
+                (Some((_, true)), Some(kept)) => (Status::False, "ApplyInProgress", kept.message.clone()),
+                (Some((work, true)), None) => (
+                    Status::False,
+                    "NotAllWorkHaveBeenApplied",
                     format!("Work object {work} has not yet completed the apply op"),
                 ),
-            };
-            let reason = if s == Status::True {
-                "AllWorkHaveBeenApplied"
-            } else {
-                "NotAllWorkHaveBeenApplied"
             };
             put(&mut conditions, "Applied", s, reason, message);
             if applied.is_none() {
@@ -332,6 +343,19 @@ mod tests {
             applied.message,
             "Work object example-placement-work has not yet completed the apply op"
         );
+    }
+
+    #[test]
+    fn works_not_reported_yet_keep_apply_in_progress_so_the_binding_is_not_written_again() {
+        let old = Some(vec![cond("RolloutStarted", "True", "RolloutStarted", 5)]);
+        let first = report(&old, &outcome(&[], true), now());
+        let works = [work(vec![cond("Applied", "True", "WorkAppliedCompleted", 1)], vec![])];
+        let second = report(&first.conditions, &outcome(&works, false), now());
+        assert_eq!(second.conditions, first.conditions);
+        // A failure the member reports still replaces it.
+        let failed = [work(vec![cond("Applied", "False", "WorkAppliedFailed", 2)], vec![])];
+        let third = report(&second.conditions, &outcome(&failed, false), now());
+        assert!(reasons(&third).contains(&triple("Applied", "False", "NotAllWorkHaveBeenApplied")));
     }
 
     #[test]

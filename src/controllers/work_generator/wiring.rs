@@ -1,7 +1,7 @@
 //! Runs the work generator for ClusterResourceBindings and ResourceBindings, woken by binding
 //! changes and by changes of the Works they own.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,6 +56,40 @@ struct Context {
     snapshot: ApiResource,
     cluster_scoped: bool,
     metrics: Arc<Metrics>,
+    /// Per binding (`namespace/name`), the `resourceVersion` this controller's latest write
+    /// replaced: a pass that reads that version from the cache would decide from a binding
+    /// without its own last write (and write again), so it waits for the watch to deliver it
+    /// (SD-19).
+    superseded: Mutex<HashMap<String, String>>,
+}
+
+impl Context {
+    /// Whether the cached `binding` predates this controller's own last write of it; forgets the
+    /// entry once the cache is past it.
+    fn predates_own_write(&self, binding: &DynamicObject) -> bool {
+        let Ok(mut superseded) = self.superseded.lock() else {
+            return false;
+        };
+        let key = binding_key(binding);
+        let stale = superseded
+            .get(&key)
+            .is_some_and(|v| Some(v) == binding.resource_version().as_ref());
+        if !stale {
+            superseded.remove(&key);
+        }
+        stale
+    }
+
+    /// Remembers that this controller wrote `binding` past the version it read.
+    fn wrote(&self, binding: &DynamicObject) {
+        if let (Ok(mut superseded), Some(version)) = (self.superseded.lock(), binding.resource_version()) {
+            superseded.insert(binding_key(binding), version);
+        }
+    }
+}
+
+fn binding_key(binding: &DynamicObject) -> String {
+    format!("{}/{}", binding.namespace().unwrap_or_default(), binding.name_any())
 }
 
 /// Runs the work generator for both binding kinds until `shutdown`.
@@ -116,6 +150,7 @@ async fn controller(
         snapshot,
         cluster_scoped,
         metrics,
+        superseded: Mutex::default(),
     });
     let owner = binding.clone();
     let index = context.clone();
@@ -207,6 +242,9 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         }
         return Ok(Action::requeue(DELETION_POLL));
     }
+    if ctx.predates_own_write(&binding) {
+        return Ok(Action::await_change());
+    }
     let state: BindingState = serde_json::from_value(spec["state"].clone())?;
     if state == BindingState::Scheduled {
         return Ok(Action::await_change());
@@ -227,6 +265,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
         bindings
             .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body))
             .await?;
+        ctx.wrote(&binding);
         // Go on with this pass: waiting for the cache to show the finalizer would, under load,
         // apply it again and again.
     }
@@ -257,12 +296,19 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             let existing: Vec<ExistingWork> = existing_works.iter().map(existing_work).collect();
             let plan = sync(desired(&binding_ref, &parts), &existing, apply_strategy.as_ref());
             let changed = plan.changes_works();
-            let wrote = changed || !plan.restrategize.is_empty();
+            // What the server answered to each write is the Work as it now is; only a create
+            // that found the Work already there leaves its current state unknown.
+            let mut written: BTreeMap<String, Option<Work>> = BTreeMap::new();
             for work in plan.create {
                 let obj = work_object(&work, &member_namespace(&target), apply_strategy.as_ref());
                 match works.create(&PostParams::default(), &obj).await {
-                    Ok(_) => info!(binding = %name, work = %work.name, cluster = %target, "work created"),
-                    Err(kube::Error::Api(s)) if s.code == 409 => {}
+                    Ok(created) => {
+                        info!(binding = %name, work = %work.name, cluster = %target, "work created");
+                        written.insert(work.name.clone(), Some(created));
+                    }
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        written.insert(work.name.clone(), None);
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -271,19 +317,30 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                     "metadata": {"labels": work.labels, "annotations": work.annotations},
                     "spec": {"workload": {"manifests": work.manifests}, "applyStrategy": apply_strategy},
                 });
-                works.patch(&work.name, &params(), &Patch::Merge(&patch)).await?;
+                let updated = works.patch(&work.name, &params(), &Patch::Merge(&patch)).await?;
                 info!(binding = %name, work = %work.name, cluster = %target, "work updated");
+                written.insert(work.name.clone(), Some(updated));
             }
             for work in plan.restrategize {
                 let patch = json!({"spec": {"applyStrategy": apply_strategy}});
-                works.patch(&work, &params(), &Patch::Merge(&patch)).await?;
+                let updated = works.patch(&work, &params(), &Patch::Merge(&patch)).await?;
+                written.insert(work, Some(updated));
             }
+            let mut deleted = Vec::new();
             for work in plan.delete {
                 ok_if_missing(works.delete(&work, &DeleteParams::default()).await)?;
+                deleted.push(work);
             }
+            let wrote = if written.is_empty() && deleted.is_empty() {
+                Wrote::Nothing
+            } else if written.values().any(Option::is_none) {
+                Wrote::Unknown
+            } else {
+                Wrote::Known { written, deleted }
+            };
             (None, changed, wrote, false)
         }
-        Group::Incomplete => (None, false, false, true),
+        Group::Incomplete => (None, false, Wrote::Nothing, true),
         Group::Missing => {
             let synced = !existing_works.is_empty()
                 && existing_works
@@ -291,14 +348,21 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                     .all(|w| w.annotations().get(PARENT_RESOURCE_SNAPSHOT_NAME) == Some(&snapshot_name));
             let error = (!synced)
                 .then(|| format!("resource snapshot {snapshot_name:?} of placement {placement:?} is not found"));
-            (error, false, false, true)
+            (error, false, Wrote::Nothing, true)
         }
     };
-    // Re-read only when this pass wrote Works; otherwise the list from above is current.
-    let current = if wrote {
-        works.list(&owned).await?.items
-    } else {
-        existing_works
+    let current = match wrote {
+        Wrote::Nothing => existing_works,
+        Wrote::Known { written, deleted } => {
+            let mut current: BTreeMap<String, Work> = existing_works
+                .into_iter()
+                .filter(|w| !deleted.contains(&w.name_any()))
+                .map(|w| (w.name_any(), w))
+                .collect();
+            current.extend(written.into_iter().filter_map(|(name, work)| Some((name, work?))));
+            current.into_values().collect()
+        }
+        Wrote::Unknown => works.list(&owned).await?.items,
     };
     let report_diff = apply_strategy
         .as_ref()
@@ -339,6 +403,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                            "driftedPlacements": null, "diffedPlacements": null},
             });
             bindings.patch_status(&name, &params(), &Patch::Merge(&patch)).await?;
+            ctx.wrote(&binding);
         } else {
             // Server-side apply of only the conditions this controller owns (the list is keyed by
             // type): no read-modify-write race with the run or rollout controller writing
@@ -357,6 +422,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             }
             let apply = PatchParams::apply(FIELD_MANAGER).force();
             bindings.patch_status(&name, &apply, &Patch::Apply(&body)).await?;
+            ctx.wrote(&binding);
         }
     }
     ctx.metrics.count_reconcile("WorkGenerator", "success");
@@ -367,8 +433,22 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     })
 }
 
+/// What a pass wrote to the binding's Works.
+enum Wrote {
+    /// No Work was written.
+    Nothing,
+    /// The server's answer to every write, by Work name, and the Works deleted.
+    Known {
+        written: BTreeMap<String, Option<Work>>,
+        deleted: Vec<String>,
+    },
+    /// A write's result is unknown (the Work existed already): the Works must be listed.
+    Unknown,
+}
+
 /// The binding's Works from the watch cache. A cache that lags this controller's own writes
-/// makes it write again (idempotent), and after any write the pass re-lists from the API server;
+/// makes it write again (idempotent), and after any write the pass goes on with the Works the
+/// server answered (listing them only when a create found a Work already there);
 /// availability is judged per Work at its own generation, so a lagging cache never reports more
 /// than happened.
 fn cached_works(ctx: &Context, namespace: &str, binding: &str, placement_namespace: Option<&str>) -> Vec<Work> {

@@ -110,6 +110,9 @@ pub struct BindingView {
     pub generation: i64,
     /// Has a deletion timestamp.
     pub deleting: bool,
+    /// `metadata.resourceVersion` as observed: the precondition of the run's write of the
+    /// binding, so that the write needs no read first.
+    pub resource_version: Option<String>,
     /// Spec.
     pub spec: BindingSpec,
     /// Status conditions.

@@ -78,6 +78,7 @@ fn binding(cluster: &str, policy: &str, state: BindingState) -> BindingView {
         name: format!("example-placement-{cluster}-abcd"),
         generation: 1,
         deleting: false,
+        resource_version: None,
         spec: BindingSpec {
             state,
             scheduling_policy_snapshot_name: policy.into(),
