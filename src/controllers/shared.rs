@@ -195,6 +195,12 @@ impl Family {
     }
 }
 
+/// Drops `managedFields` from an object before a watch cache keeps it: no controller reads them
+/// from a cache, and they are a large part of every object several controllers write.
+pub fn drop_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
 /// A controller over placements of kind `K`, woken by the placement changes `predicate` lets
 /// through and by changes of the `children` kinds, each mapped to its placement through the
 /// `parent-CRP` label. `Controller::store` gives the placements' cache.
@@ -206,6 +212,7 @@ where
     let (reader, writer) = reflector::store::<K>();
     let placements = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::controllers::shared::drop_managed_fields)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicate, Default::default());

@@ -59,6 +59,7 @@ pub async fn run_controller(
         watcher::Config::default(),
     )
     .default_backoff()
+    .modify(crate::controllers::shared::drop_managed_fields)
     .reflect(internal_writer)
     .touched_objects();
     let context = Arc::new(Context {
@@ -73,6 +74,7 @@ pub async fn run_controller(
     let (reader, writer) = reflector::store::<MemberCluster>();
     let clusters = watcher(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::controllers::shared::drop_managed_fields)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(admin_intent, Default::default());

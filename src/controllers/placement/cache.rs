@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-use futures::{StreamExt, future};
+use futures::{StreamExt, TryStreamExt, future};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -28,6 +28,20 @@ pub struct Changed {
     pub namespace: Option<String>,
     /// Name.
     pub name: String,
+}
+
+/// Namespaces whose objects are never propagated nor cached (SD-24).
+pub fn is_skipped_namespace(namespace: &str) -> bool {
+    namespace.starts_with("fleet-") || namespace.starts_with("kube-")
+}
+
+fn in_skipped_namespace(event: &watcher::Event<DynamicObject>) -> bool {
+    match event {
+        watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) | watcher::Event::Delete(obj) => {
+            obj.metadata.namespace.as_deref().is_some_and(is_skipped_namespace)
+        }
+        watcher::Event::Init | watcher::Event::InitDone => false,
+    }
 }
 
 /// The stores of every selectable type, by (group, kind), at the type's preferred version.
@@ -55,6 +69,12 @@ impl ResourceCache {
             let (group, kind, namespaced) = (t.resource.group.clone(), t.resource.kind.clone(), t.namespaced);
             let changes = watcher(api, watcher::Config::default())
                 .default_backoff()
+                // SD-24: objects in `fleet-*` and `kube-*` namespaces are never propagated
+                // (upstream skips them too); at fleet scale they are most of the hub's objects
+                // (each member's namespace holds its Role, RoleBinding, ServiceAccount and CA
+                // ConfigMap), so they are not kept.
+                .try_filter(|event| future::ready(!in_skipped_namespace(event)))
+                .modify(crate::controllers::shared::drop_managed_fields)
                 .reflect(writer)
                 .touched_objects()
                 .for_each(move |event| {
@@ -99,5 +119,29 @@ impl ResourceCache {
     /// Every cached namespaced type with its store.
     pub fn namespaced(&self) -> impl Iterator<Item = (&SelectableType, &Store<DynamicObject>)> {
         self.stores.values().filter(|(t, _)| t.namespaced).map(|(t, s)| (t, s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_namespace(ns: Option<&str>) -> watcher::Event<DynamicObject> {
+        let mut obj = DynamicObject::new(
+            "x",
+            &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+        );
+        obj.metadata.namespace = ns.map(String::from);
+        watcher::Event::Apply(obj)
+    }
+
+    #[test]
+    fn objects_in_fleet_and_kube_namespaces_are_not_cached() {
+        assert!(in_skipped_namespace(&in_namespace(Some("fleet-member-a"))));
+        assert!(in_skipped_namespace(&in_namespace(Some("kube-system"))));
+        assert!(!in_skipped_namespace(&in_namespace(Some("default"))));
+        assert!(!in_skipped_namespace(&in_namespace(Some("fleetwide"))));
+        assert!(!in_skipped_namespace(&in_namespace(None)));
+        assert!(!in_skipped_namespace(&watcher::Event::InitDone));
     }
 }

@@ -140,6 +140,7 @@ async fn controller<K>(
     // Our own status writes do not change the generation, so they do not wake the run again.
     let runs = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::controllers::shared::drop_managed_fields)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
@@ -167,6 +168,7 @@ async fn controller<K>(
     let (member_cache, member_writer) = reflector::store::<MemberCluster>();
     let members = watcher(Api::<MemberCluster>::all(client.clone()), cfg())
         .default_backoff()
+        .modify(crate::controllers::shared::drop_managed_fields)
         .reflect(member_writer)
         .touched_objects()
         .predicate_filter(member_identity, Default::default());
@@ -174,6 +176,7 @@ async fn controller<K>(
     let binding_cache = binding_writer.as_reader();
     let bindings = watcher(all(&kinds.binding), cfg())
         .default_backoff()
+        .modify(crate::controllers::shared::drop_managed_fields)
         .reflect(binding_writer)
         .touched_objects();
     let context = Arc::new(Context {

@@ -101,6 +101,7 @@ pub async fn run_controllers(
     let (members, writer) = reflector::store::<MemberCluster>();
     let member_watch = watcher(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::controllers::shared::drop_managed_fields)
         .reflect(writer)
         .for_each(|_| std::future::ready(()));
     let cluster = controller(client.clone(), true, members.clone(), metrics.clone(), shutdown.clone());
@@ -137,6 +138,7 @@ async fn controller(
         watcher::Config::default(),
     )
     .default_backoff()
+    .modify(crate::controllers::shared::drop_managed_fields)
     .reflect(writer)
     .for_each(|_| std::future::ready(()));
     let (works, work_writer) = reflector::store::<Work>();
@@ -156,6 +158,7 @@ async fn controller(
     let index = context.clone();
     let work_events = watcher(Api::<Work>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::controllers::shared::drop_managed_fields)
         .reflect(work_writer)
         .touched_objects()
         .inspect_ok(move |work: &Work| {
