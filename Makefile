@@ -45,11 +45,11 @@ down: ## stop the local fleet (data kept; `hack/fleet.sh down --purge` removes i
 status: ## show the local fleet
 	@hack/fleet.sh status
 
-bench: ## fleet-scale benchmark: 100 and 1,000 simulated clusters, 100 parallel runs; prints a table (docs/performance.md)
+bench: ## fleet-scale benchmark: 100 and 1,000 simulated clusters, 100 parallel runs, a hub restart; prints a table (docs/performance.md)
 	@python3 hack/bench.py
 
-bench-10k: ## the 3-stage run over 10,000 simulated clusters
-	@python3 hack/bench.py --scenarios single --sizes 10000 --timeout 1800
+bench-10k: ## the 3-stage run over 10,000 simulated clusters (the first run only)
+	@python3 hack/bench.py --scenarios single --sizes 10000 --runs 1 --timeout 3600
 
 bench-startup: ## print start-up time and memory of the local fleet's control planes
 	@hack/bench.sh

@@ -182,6 +182,15 @@ class Fleet:
 
     def place(self, name, namespace, group=None, value="v0"):
         """A namespace with a ConfigMap, placed by an External CRP on every cluster (of a group)."""
+        self.hub.kubectl("apply", "-f", "-", stdin=self.placement_yaml(name, namespace, group, value))
+
+    def place_many(self, placements, batch=100):
+        """Several placements (name, namespace, group), one kubectl call per batch."""
+        for start in range(0, len(placements), batch):
+            docs = "---".join(self.placement_yaml(*p) for p in placements[start:start + batch])
+            self.hub.kubectl("apply", "-f", "-", stdin=docs)
+
+    def placement_yaml(self, name, namespace, group=None, value="v0"):
         affinity = ""
         if group is not None:
             affinity = f"""
@@ -192,7 +201,7 @@ class Fleet:
             - labelSelector:
                 matchLabels:
                   bench-group: {group}"""
-        self.hub.kubectl("apply", "-f", "-", stdin=f"""
+        return f"""
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -220,7 +229,7 @@ spec:
     placementType: PickAll{affinity}
   strategy:
     type: External
-""")
+"""
 
     def strategy(self, name="bench-3-stages"):
         stages = "".join(f"""
@@ -334,11 +343,14 @@ def scenario_single(args, workdir, n, results):
         req0 = fleet.api_requests()
         first = fleet.timed_run("bench-run-0", placement, 0, args.timeout)
         req1 = fleet.api_requests()
-        fleet.hub.kubectl("patch", "configmap", "bench", "-n", "bench-ns", "--type", "merge", "-p",
-                          '{"data":{"key":"v1"}}')
-        wait_until("snapshot 1", 120, lambda: fleet.snapshot_exists(placement, 1), every=0.5)
-        second = fleet.timed_run("bench-run-1", placement, 1, args.timeout)
-        rollback = fleet.timed_run("bench-run-2", placement, 0, args.timeout)
+        second = rollback = None
+        if args.runs > 1:
+            fleet.hub.kubectl("patch", "configmap", "bench", "-n", "bench-ns", "--type", "merge", "-p",
+                              '{"data":{"key":"v1"}}')
+            wait_until("snapshot 1", 120, lambda: fleet.snapshot_exists(placement, 1), every=0.5)
+            second = fleet.timed_run("bench-run-1", placement, 1, args.timeout)
+        if args.runs > 2:
+            rollback = fleet.timed_run("bench-run-2", placement, 0, args.timeout)
         cpu = fleet.usage.cpu_seconds() - start_cpu
         requests = fleet.api_requests()
         run_requests = {k: v - req0.get(k, 0) for k, v in req1.items()}
@@ -361,8 +373,7 @@ def scenario_parallel(args, workdir, members, placements, results):
         start_cpu = fleet.usage.cpu_seconds()
         fleet.strategy()
         per_group = members // groups
-        for p in range(placements):
-            fleet.place(f"bench-{p}", f"bench-ns-{p}", group=f"g{p % groups}")
+        fleet.place_many([(f"bench-{p}", f"bench-ns-{p}", f"g{p % groups}") for p in range(placements)])
         wait_until("every placement's bindings", 900,
                    lambda: len(fleet.hub.kubectl("get", "clusterresourcebindings", "-o", "name").split())
                    >= placements * per_group, every=2)
@@ -406,8 +417,7 @@ def scenario_restart(args, workdir, members, placements, runs, results):
     fleet = Fleet(args, workdir, members, groups=groups, latency="5s")
     try:
         fleet.strategy()
-        for p in range(placements):
-            fleet.place(f"bench-{p}", f"bench-ns-{p}", group=f"g{p % groups}")
+        fleet.place_many([(f"bench-{p}", f"bench-ns-{p}", f"g{p % groups}") for p in range(placements)])
         wait_until(f"{placements} placements snapshotted", 1800,
                    lambda: len(fleet.hub.kubectl("get", "clusterresourcesnapshots", "-o", "name").split()) >= placements,
                    every=5)
@@ -510,6 +520,8 @@ def main():
     parser.add_argument("--latency", default="0s", help="fleetsim apply latency")
     parser.add_argument("--heartbeat", type=int, default=60, help="heartbeat period of the simulated members (s)")
     parser.add_argument("--timeout", type=int, default=900, help="longest wait for one run (s)")
+    parser.add_argument("--runs", type=int, default=3, choices=[1, 2, 3],
+                        help="runs of the single-run scenario: first, + content change, + rollback")
     parser.add_argument("--perf", action="store_true", help="record a CPU profile of the hub (perf.data in the work directory)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, record)")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 //! Runs the work generator for ClusterResourceBindings and ResourceBindings, woken by binding
 //! changes and by changes of the Works they own.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,6 +61,9 @@ struct Context {
     /// without its own last write (and write again), so it waits for the watch to deliver it
     /// (SD-19).
     superseded: Mutex<HashMap<String, String>>,
+    /// Uids of the bindings this controller applied its finalizer to: a cache that does not show
+    /// the finalizer yet must not make it apply it again.
+    finalized: Mutex<HashSet<String>>,
 }
 
 impl Context {
@@ -153,6 +156,7 @@ async fn controller(
         cluster_scoped,
         metrics,
         superseded: Mutex::default(),
+        finalized: Mutex::default(),
     });
     let owner = binding.clone();
     let index = context.clone();
@@ -241,6 +245,9 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                 .collect();
             let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": binding.resource_version()}});
             ok_if_missing(bindings.patch(&name, &params(), &Patch::Merge(&patch)).await)?;
+            if let Ok(mut finalized) = ctx.finalized.lock() {
+                finalized.remove(&binding.uid().unwrap_or_default());
+            }
             return Ok(Action::await_change());
         }
         return Ok(Action::requeue(DELETION_POLL));
@@ -255,7 +262,9 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
     if !member_exists(&ctx, &target).await? {
         return Ok(Action::await_change());
     }
-    if !has_finalizer {
+    let uid = binding.uid().unwrap_or_default();
+    let applied_before = ctx.finalized.lock().is_ok_and(|f| f.contains(&uid));
+    if !has_finalizer && !applied_before {
         // Server-side apply of our one finalizer (a set): no race with the run writing the
         // binding at the same moment.
         let mut body = json!({
@@ -269,6 +278,9 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
             .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body))
             .await?;
         ctx.wrote(&binding);
+        if let Ok(mut finalized) = ctx.finalized.lock() {
+            finalized.insert(uid.clone());
+        }
         // Go on with this pass: waiting for the cache to show the finalizer would, under load,
         // apply it again and again.
     }
