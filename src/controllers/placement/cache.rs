@@ -137,6 +137,7 @@ mod tests {
 
     #[test]
     fn objects_in_fleet_and_kube_namespaces_are_not_cached() {
+        // SD-24.
         assert!(in_skipped_namespace(&in_namespace(Some("fleet-member-a"))));
         assert!(in_skipped_namespace(&in_namespace(Some("kube-system"))));
         assert!(!in_skipped_namespace(&in_namespace(Some("default"))));
