@@ -22,9 +22,8 @@ use tracing::{info, warn};
 use super::Fleet;
 use crate::api::cluster::{
     AgentStatus, AgentType, ClusterState, InternalMemberCluster, MemberCluster, MemberClusterSpec, PropertyValue,
-    ResourceUsage,
+    ResourceUsage, report_joined, report_left,
 };
-use crate::conditions::{Status, set};
 
 /// Field manager of the simulator's writes (the member agent's, so hub-side views match).
 pub const FIELD_MANAGER: &str = "member-agent";
@@ -194,41 +193,11 @@ pub async fn run(client: Client, fleet: Arc<Fleet>, concurrency: usize) {
 async fn report(client: &Client, imc: &InternalMemberCluster, join: bool, index: usize) -> Result<(), kube::Error> {
     let now = Timestamp::now();
     let generation = imc.metadata.generation.unwrap_or_default();
-    let mut conditions = imc
-        .status
-        .as_ref()
-        .and_then(|s| s.agent_status.as_ref())
-        .and_then(|a| a.iter().find(|a| a.type_ == AgentType::MemberAgent))
-        .and_then(|a| a.conditions.clone());
+    let mut conditions = imc.member_agent_status().and_then(|a| a.conditions.clone());
     if join {
-        set(
-            &mut conditions,
-            "Joined",
-            Status::True,
-            "InternalMemberClusterJoined",
-            "The member agent has joined the fleet",
-            generation,
-            now,
-        );
-        set(
-            &mut conditions,
-            "Healthy",
-            Status::True,
-            "InternalMemberClusterHealthy",
-            "The member cluster's API server is healthy",
-            generation,
-            now,
-        );
+        report_joined(&mut conditions, true, generation, now);
     } else {
-        set(
-            &mut conditions,
-            "Joined",
-            Status::False,
-            "InternalMemberClusterLeft",
-            "The member agent has left the fleet",
-            generation,
-            now,
-        );
+        report_left(&mut conditions, generation, now);
     }
     let agent = AgentStatus {
         type_: AgentType::MemberAgent,

@@ -17,10 +17,13 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::api::cluster::{AgentStatus, AgentType, ClusterState, InternalMemberCluster, PropertyValue, ResourceUsage};
+use crate::api::cluster::{
+    AgentStatus, AgentType, ClusterState, InternalMemberCluster, PropertyValue, ResourceUsage, report_joined,
+    report_left,
+};
 use crate::api::labels::{WORK_CLEANUP_FINALIZER, member_namespace};
 use crate::api::placement::Work;
-use crate::conditions::{Status, find, set};
+use crate::conditions::find;
 use crate::controllers::scheduler::filters::quantity;
 use crate::controllers::shared::patch_params;
 
@@ -114,31 +117,8 @@ async fn heartbeat(
         .request_text(http::Request::get("/readyz").body(Vec::new()).expect("a valid request"))
         .await
         .is_ok();
-    let old = agent_status(imc);
-    let mut conditions = old.and_then(|a| a.conditions.clone());
-    set(
-        &mut conditions,
-        "Joined",
-        Status::True,
-        "InternalMemberClusterJoined",
-        "The member agent has joined the fleet",
-        generation,
-        now,
-    );
-    let (s, reason, message) = if healthy {
-        (
-            Status::True,
-            "InternalMemberClusterHealthy",
-            "The member cluster's API server is healthy",
-        )
-    } else {
-        (
-            Status::False,
-            "InternalMemberClusterUnhealthy",
-            "The member cluster's API server did not answer /readyz",
-        )
-    };
-    set(&mut conditions, "Healthy", s, reason, message, generation, now);
+    let mut conditions = imc.member_agent_status().and_then(|a| a.conditions.clone());
+    report_joined(&mut conditions, healthy, generation, now);
     let agent = AgentStatus {
         type_: AgentType::MemberAgent,
         conditions,
@@ -167,13 +147,6 @@ async fn heartbeat(
         .patch_status(&imc.name_any(), &params(), &Patch::Merge(&patch))
         .await?;
     Ok(())
-}
-
-fn agent_status(imc: &InternalMemberCluster) -> Option<&AgentStatus> {
-    imc.status
-        .as_ref()
-        .and_then(|s| s.agent_status.as_ref())
-        .and_then(|a| a.iter().find(|a| a.type_ == AgentType::MemberAgent))
 }
 
 /// Sums of the nodes' CPU and memory capacity and allocatable.
@@ -222,21 +195,13 @@ async fn leave(
             works.patch(&work.name_any(), &params(), &Patch::Merge(&patch)).await?;
         }
     }
-    let old = agent_status(imc);
+    let old = imc.member_agent_status();
     if old.is_some_and(|a| find(&a.conditions, "Joined").is_some_and(|c| c.status == "False")) {
         return Ok(());
     }
     let mut conditions = old.and_then(|a| a.conditions.clone());
     let now = Timestamp::now();
-    set(
-        &mut conditions,
-        "Joined",
-        Status::False,
-        "InternalMemberClusterLeft",
-        "The member agent has left the fleet",
-        imc.metadata.generation.unwrap_or_default(),
-        now,
-    );
+    report_left(&mut conditions, imc.metadata.generation.unwrap_or_default(), now);
     let agent = AgentStatus {
         type_: AgentType::MemberAgent,
         conditions,

@@ -104,12 +104,7 @@ pub fn member_status(
 /// Whether the member agent has left (its `Joined` is False) or never reported at all: in both
 /// cases nothing on the member waits for the hub namespace any more.
 pub fn agent_gone(internal: &InternalMemberCluster) -> bool {
-    let agent = internal
-        .status
-        .as_ref()
-        .and_then(|s| s.agent_status.as_ref())
-        .and_then(|a| a.iter().find(|a| a.type_ == AgentType::MemberAgent));
-    match agent {
+    match internal.member_agent_status() {
         None => true,
         Some(a) => find(&a.conditions, JOINED).is_some_and(|c| c.status == "False"),
     }
