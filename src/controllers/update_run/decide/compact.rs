@@ -17,12 +17,14 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use super::judge::{Verdict, in_sync, judge, rollout_started};
+use super::marks::{cluster_started, cluster_succeeded};
 use super::model::BindingView;
+use super::stages::cluster_entry;
 use crate::api::placement::{
     ApplyStrategy, BindingState, ClusterUpdatingStatus, StageClusterSummary, StageUpdatingStatus, UpdateRunStatus,
 };
-use crate::conditions::{Status, find, is_false_for, is_true_for, set};
-use crate::controllers::update_run::reasons::{cluster, msg, types};
+use crate::conditions::{find, is_false_for, is_true_for};
+use crate::controllers::update_run::reasons::types;
 
 /// Runs over more clusters than this are compact unless the hub is told otherwise
 /// (`--run-status-inline-limit`).
@@ -132,17 +134,9 @@ pub fn expand(status: &mut UpdateRunStatus, rebuild: &Rebuild) {
             if listed.contains_key(name) {
                 continue;
             }
-            let mut entry = bare(name);
+            let mut entry = cluster_entry(name.clone());
             if binding.deleting {
-                set(
-                    &mut entry.conditions,
-                    types::STARTED,
-                    Status::True,
-                    cluster::STARTED,
-                    msg::CLUSTER_STARTED,
-                    generation,
-                    rebuild.now,
-                );
+                cluster_started(&mut entry, generation, rebuild.now);
             }
             listed.insert(name.clone(), entry);
         }
@@ -150,17 +144,10 @@ pub fn expand(status: &mut UpdateRunStatus, rebuild: &Rebuild) {
     }
 }
 
-fn bare(name: &str) -> ClusterUpdatingStatus {
-    ClusterUpdatingStatus {
-        cluster_name: name.to_string(),
-        ..Default::default()
-    }
-}
-
 /// A cluster not listed inline: started when its binding carries this run's version and
 /// `RolloutStarted`, succeeded when the binding is also available; times from the binding.
 fn from_binding(name: &str, rebuild: &Rebuild) -> ClusterUpdatingStatus {
-    let mut entry = bare(name);
+    let mut entry = cluster_entry(name.to_string());
     let Some(binding) = rebuild.selected.get(name) else {
         return entry;
     };
@@ -176,22 +163,10 @@ fn from_binding(name: &str, rebuild: &Rebuild) -> ClusterUpdatingStatus {
             .map_or(rebuild.now, |t| t.0)
     };
     let started_at = time_of(types::ROLLOUT_STARTED);
-    set(
-        &mut entry.conditions,
-        types::STARTED,
-        Status::True,
-        cluster::STARTED,
-        msg::CLUSTER_STARTED,
-        rebuild.generation,
-        started_at,
-    );
+    cluster_started(&mut entry, rebuild.generation, started_at);
     if judge(binding) == Verdict::Succeeded {
-        set(
-            &mut entry.conditions,
-            types::SUCCEEDED,
-            Status::True,
-            cluster::SUCCEEDED,
-            msg::CLUSTER_SUCCEEDED,
+        cluster_succeeded(
+            &mut entry,
             rebuild.generation,
             time_of(types::AVAILABLE).max(started_at),
         );
@@ -253,6 +228,8 @@ fn compact_stage(stage: &mut StageUpdatingStatus, generation: i64, deletion: boo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conditions::{Status, set};
+    use crate::controllers::update_run::reasons::cluster;
 
     #[test]
     fn the_digest_depends_on_names_and_their_order() {
@@ -265,7 +242,7 @@ mod tests {
     fn stage_of(n: usize) -> StageUpdatingStatus {
         StageUpdatingStatus {
             stage_name: "s".into(),
-            clusters: (0..n).map(|i| bare(&format!("c{i:05}"))).collect(),
+            clusters: (0..n).map(|i| cluster_entry(format!("c{i:05}"))).collect(),
             ..Default::default()
         }
     }

@@ -159,17 +159,12 @@ pub fn decide(obs: &Observed) -> Decision {
         marks::run_succeeded(&mut status, generation, now);
         return finish(status, vec![], Next::AwaitChange);
     }
-    let index_used = status
-        .resource_snapshot_index_used
-        .as_deref()
-        .and_then(|i| i.parse::<u64>().ok())
-        .unwrap_or_default();
     let mut step = Step {
         obs,
         plan: &plan,
         generation,
         now,
-        snapshot_name: resource_snapshot_name(&obs.run.spec.placement_name, index_used),
+        snapshot_name: master_snapshot_name(obs, &status),
         applied: status.applied_strategy.clone().unwrap_or_default(),
         actions: Vec::new(),
     };
@@ -212,6 +207,16 @@ pub fn decide(obs: &Observed) -> Decision {
             finish(status, vec![], Next::AwaitChange)
         }
     }
+}
+
+/// The master resource snapshot the run rolls out (the index it recorded at initialization).
+fn master_snapshot_name(obs: &Observed, status: &UpdateRunStatus) -> String {
+    let index_used = status
+        .resource_snapshot_index_used
+        .as_deref()
+        .and_then(|i| i.parse::<u64>().ok())
+        .unwrap_or_default();
+    resource_snapshot_name(&obs.run.spec.placement_name, index_used)
 }
 
 /// §3.2 steps 2–3: every condition carries the current generation (so a `state` change keeps

@@ -77,7 +77,8 @@ pub fn deletion_stage(clusters: impl IntoIterator<Item = String>) -> StageUpdati
     }
 }
 
-fn cluster_entry(name: String) -> ClusterUpdatingStatus {
+/// A cluster's entry before anything happened to it.
+pub fn cluster_entry(name: String) -> ClusterUpdatingStatus {
     ClusterUpdatingStatus {
         cluster_name: name,
         ..Default::default()

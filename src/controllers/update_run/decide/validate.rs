@@ -9,7 +9,6 @@ use super::failure::{Category, Failure, abort, validation_abort};
 use super::init::{check_placement, classify_bindings, latest_policy, require_scheduled};
 use super::model::{BindingView, Observed};
 use super::stages::{compute_stages, stage_shape};
-use crate::api::labels::resource_snapshot_name;
 use crate::api::placement::{PlacementType, StageUpdatingStatus, UpdateRunStatus};
 use crate::conditions::{find, is_false_for, is_true_for};
 use crate::controllers::update_run::reasons::types;
@@ -114,17 +113,13 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
         .ok_or_else(|| abort(Category::Internal, "the updateRun has nil stagesStatus"))?;
     if compact::is_compact(status) {
         compare_compact(&fresh, recorded)?;
-        let index_used = status
-            .resource_snapshot_index_used
-            .as_deref()
-            .and_then(|i| i.parse::<u64>().ok())
-            .unwrap_or_default();
+        let snapshot_name = super::master_snapshot_name(obs, status);
         let applied = status.applied_strategy.clone().unwrap_or_default();
         let rebuild = compact::Rebuild {
             membership: &fresh,
             selected: &selected,
             to_delete: &bindings.to_delete,
-            snapshot_name: &resource_snapshot_name(&obs.run.spec.placement_name, index_used),
+            snapshot_name: &snapshot_name,
             applied: &applied,
             generation: obs.run.generation,
             now: obs.now,
