@@ -250,6 +250,17 @@ impl World {
         self.last.as_ref().expect("just set")
     }
 
+    /// The stages of the strategy the run will initialize from.
+    fn stages_mut(&mut self) -> &mut Vec<StageConfig> {
+        &mut self
+            .obs
+            .strategy
+            .as_mut()
+            .and_then(|s| s.as_mut())
+            .expect("strategy")
+            .stages
+    }
+
     fn binding_mut_by_name(&mut self, name: &str) -> &mut BindingView {
         self.obs
             .bindings
@@ -643,13 +654,7 @@ fn missing_strategy_fails_initialization() {
 #[test]
 fn two_timed_waits_after_a_stage_fail_initialization() {
     let mut w = World::doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages[0]
-        .after_stage_tasks = Some(vec![timed_wait("1m"), timed_wait("2m")]);
+    w.stages_mut()[0].after_stage_tasks = Some(vec![timed_wait("1m"), timed_wait("2m")]);
     w.pass();
     assert!(init_message(&w).contains("afterStageTasks cannot have two tasks of the same type: TimedWait"));
 }
@@ -674,13 +679,7 @@ fn non_integer_sorting_label_fails_initialization_naming_the_cluster() {
 #[test]
 fn cluster_in_two_stages_fails_initialization() {
     let mut w = World::doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages[1]
-        .label_selector = Some(LabelSelector::default());
+    w.stages_mut()[1].label_selector = Some(LabelSelector::default());
     w.pass();
     assert!(init_message(&w).contains("appears in more than one stages"));
 }
@@ -688,13 +687,7 @@ fn cluster_in_two_stages_fails_initialization() {
 #[test]
 fn cluster_in_no_stage_fails_initialization() {
     let mut w = World::doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages
-        .truncate(1);
+    w.stages_mut().truncate(1);
     w.pass();
     assert!(
         init_message(&w)
@@ -705,13 +698,7 @@ fn cluster_in_no_stage_fails_initialization() {
 #[test]
 fn empty_selector_takes_all_and_absent_selector_takes_none() {
     let mut w = World::doc_a();
-    let stages = &mut w
-        .obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages;
+    let stages = w.stages_mut();
     stages[0].label_selector = Some(LabelSelector::default());
     stages[0].sorting_label_key = None;
     stages[1].label_selector = None;
@@ -973,14 +960,7 @@ fn doc_a_flow_runs_to_success_with_after_stage_approval() {
 #[test]
 fn doc_b_after_stage_approval_is_named_run_dash_stage() {
     let mut w = World::doc_a();
-    let stages = &mut w
-        .obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages;
-    stages[1].before_stage_tasks = None;
+    w.stages_mut()[1].before_stage_tasks = None;
     w.pass();
     let after = &w.stage(1).after_stage_task_status.as_ref().expect("after")[0];
     assert_eq!(after.approval_request_name.as_deref(), Some("example-run-canary"));
@@ -989,13 +969,7 @@ fn doc_b_after_stage_approval_is_named_run_dash_stage() {
 #[test]
 fn max_concurrency_one_starts_the_next_cluster_in_the_same_pass() {
     let mut w = World::doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages[1]
-        .max_concurrency = Some(IntOrString::Int(1));
+    w.stages_mut()[1].max_concurrency = Some(IntOrString::Int(1));
     through_staging(&mut w);
     w.approve("example-run-canary-before");
     w.pass();
@@ -1131,13 +1105,7 @@ fn preempted_binding_fails_cluster_stage_and_run() {
 #[test]
 fn empty_stage_is_skipped_without_tasks() {
     let mut w = World::doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages[1]
-        .label_selector = selector(&[("environment", "nowhere")]);
+    w.stages_mut()[1].label_selector = selector(&[("environment", "nowhere")]);
     w.obs.bindings.retain(|b| b.spec.target_cluster == "member2");
     w.pass();
     w.make_available("member2");
@@ -1156,13 +1124,7 @@ fn empty_stage_is_skipped_without_tasks() {
 #[test]
 fn deletion_stage_deletes_unscheduled_bindings_then_succeeds() {
     let mut w = World::doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages
-        .truncate(1);
+    w.stages_mut().truncate(1);
     w.obs.bindings.retain(|b| b.spec.target_cluster == "member2");
     w.obs
         .bindings
@@ -1441,13 +1403,7 @@ fn stop_while_waiting_for_approval_stops_at_once_and_approval_is_not_consumed() 
 #[test]
 fn stop_mid_stage_waits_for_the_started_cluster_then_resumes() {
     let mut w = World::doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages[1]
-        .max_concurrency = Some(IntOrString::Int(1));
+    w.stages_mut()[1].max_concurrency = Some(IntOrString::Int(1));
     through_staging(&mut w);
     w.approve("example-run-canary-before");
     w.pass();
@@ -1976,13 +1932,7 @@ fn a_compact_run_reaches_the_same_end_as_upstreams_shape() {
 #[test]
 fn a_compact_run_respects_max_concurrency_from_the_bindings() {
     let mut w = compact_doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages[1]
-        .max_concurrency = Some(IntOrString::Int(1));
+    w.stages_mut()[1].max_concurrency = Some(IntOrString::Int(1));
     through_staging(&mut w);
     w.approve("example-run-canary-before");
     w.pass();
@@ -2021,13 +1971,7 @@ fn a_compact_run_fails_when_a_stage_changes_its_clusters() {
 #[test]
 fn a_compact_deletion_stage_counts_deleted_bindings() {
     let mut w = compact_doc_a();
-    w.obs
-        .strategy
-        .as_mut()
-        .and_then(|s| s.as_mut())
-        .expect("strategy")
-        .stages
-        .truncate(1);
+    w.stages_mut().truncate(1);
     w.obs.bindings.retain(|b| b.spec.target_cluster == "member2");
     for cluster in ["member1", "member3"] {
         w.obs
