@@ -195,6 +195,39 @@ impl Family {
     }
 }
 
+/// Per object (`namespace/name`), the `resourceVersion`s a controller's own latest write of it
+/// replaced. A pass that reads one of them from a watch cache would decide from the object as it
+/// was before that write and repeat it, so it waits for the watch to deliver the write (SD-19).
+#[derive(Default)]
+pub struct OwnWrites {
+    replaced: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
+}
+
+impl OwnWrites {
+    /// Whether `version` of `key` predates this controller's own last write; forgets the entry
+    /// once the cache is past it.
+    pub fn predates(&self, key: &str, version: Option<&str>) -> bool {
+        let Ok(mut replaced) = self.replaced.lock() else {
+            return false;
+        };
+        let stale = match (replaced.get(key), version) {
+            (Some(old), Some(version)) => old.iter().any(|v| v == version),
+            _ => false,
+        };
+        if !stale {
+            replaced.remove(key);
+        }
+        stale
+    }
+
+    /// Remembers that this controller wrote `key` past `versions`.
+    pub fn wrote(&self, key: &str, versions: Vec<String>) {
+        if let Ok(mut replaced) = self.replaced.lock() {
+            replaced.insert(key.to_string(), versions);
+        }
+    }
+}
+
 /// Drops `managedFields` from an object before a watch cache keeps it: no controller reads them
 /// from a cache, and they are a large part of every object several controllers write.
 pub fn drop_managed_fields<K: Resource>(obj: &mut K) {
@@ -271,5 +304,23 @@ impl FamilyContext {
     /// A dynamic API handle on the hub.
     pub fn api(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
         dynamic_api(&self.client, resource, namespace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OwnWrites;
+
+    #[test]
+    fn a_cache_version_replaced_by_an_own_write_is_stale_until_the_cache_moves_past_it() {
+        let own = OwnWrites::default();
+        assert!(!own.predates("ns/a", Some("5")));
+        own.wrote("ns/a", vec!["5".into(), "6".into()]);
+        assert!(own.predates("ns/a", Some("5")));
+        assert!(own.predates("ns/a", Some("6")));
+        assert!(!own.predates("ns/b", Some("5")));
+        // The cache shows the write: the entry is forgotten.
+        assert!(!own.predates("ns/a", Some("7")));
+        assert!(!own.predates("ns/a", Some("5")));
     }
 }

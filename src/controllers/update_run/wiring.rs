@@ -27,7 +27,7 @@ use crate::api::cluster::MemberCluster;
 use crate::api::labels::{PARENT_PLACEMENT, STAGED_UPDATE_RUN_FINALIZER};
 use crate::api::placement::{ClusterStagedUpdateRun, StagedUpdateRun, UpdateRunObject, UpdateRunStatus};
 use crate::conditions::{is_false_for, is_true_for};
-use crate::controllers::shared::{ServedKind, error_reason};
+use crate::controllers::shared::{OwnWrites, ServedKind, error_reason};
 use crate::ops::metrics::{ApprovalLabels, Metrics, RunLabels, RunStatusLabels};
 
 /// Why a pass failed; every variant is retried with back-off.
@@ -83,32 +83,8 @@ pub struct Context {
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
     caches: Caches,
-    /// Per run, the `resourceVersion`s this controller's own latest writes replaced.
-    superseded: Mutex<HashMap<String, Vec<String>>>,
-}
-
-impl Context {
-    /// Whether `version` of the run is one this controller already wrote past; forgets the
-    /// run's entry once the cache shows a newer version.
-    fn superseded(&self, run: &str, version: Option<&str>) -> bool {
-        let Ok(mut superseded) = self.superseded.lock() else {
-            return false;
-        };
-        let stale = match (superseded.get(run), version) {
-            (Some(old), Some(version)) => old.iter().any(|v| v == version),
-            _ => false,
-        };
-        if !stale {
-            superseded.remove(run);
-        }
-        stale
-    }
-
-    fn remember_superseded(&self, run: &str, versions: Vec<String>) {
-        if let Ok(mut superseded) = self.superseded.lock() {
-            superseded.insert(run.to_string(), versions);
-        }
-    }
+    /// The run versions this controller's own latest writes replaced.
+    own_writes: OwnWrites,
 }
 
 /// Runs both run controllers until `shutdown` completes.
@@ -186,7 +162,7 @@ async fn controller<K>(
         metrics,
         recorder: Recorder::new(client.clone(), reporter),
         failures: Mutex::default(),
-        superseded: Mutex::default(),
+        own_writes: OwnWrites::default(),
         caches: Caches {
             bindings: binding_cache,
             members: member_cache,
@@ -302,7 +278,10 @@ where
         obj.meta().namespace.clone().unwrap_or_default(),
         obj.meta().name.clone().unwrap_or_default()
     );
-    if ctx.superseded(&run_key, obj.meta().resource_version.as_deref()) {
+    if ctx
+        .own_writes
+        .predates(&run_key, obj.meta().resource_version.as_deref())
+    {
         // The run's cache entry is older than this controller's own last write of it: deciding
         // from it would repeat that pass. The write's watch event updates the cache in a moment
         // (status writes do not wake the run, so look again shortly). SD-19.
@@ -321,7 +300,7 @@ where
     let before = [obj.meta().resource_version.clone(), run_version.clone()];
     let written = record(&ctx, &*obj, &observed, &decision.status, run_version).await?;
     if let Some(new_version) = written {
-        ctx.remember_superseded(
+        ctx.own_writes.wrote(
             &run_key,
             before.into_iter().flatten().filter(|v| *v != new_version).collect(),
         );

@@ -32,7 +32,7 @@ use crate::api::placement::{
 };
 use crate::conditions::find;
 pub use crate::controllers::shared::Error;
-use crate::controllers::shared::{ok_if_missing, patch_params, record_failed_pass, retry_delay};
+use crate::controllers::shared::{OwnWrites, ok_if_missing, patch_params, record_failed_pass, retry_delay};
 use crate::ops::metrics::Metrics;
 
 /// Field manager of the work generator's writes.
@@ -56,38 +56,24 @@ struct Context {
     snapshot: ApiResource,
     cluster_scoped: bool,
     metrics: Arc<Metrics>,
-    /// Per binding (`namespace/name`), the `resourceVersion` this controller's latest write
-    /// replaced: a pass that reads that version from the cache would decide from a binding
-    /// without its own last write (and write again), so it waits for the watch to deliver it
-    /// (SD-19).
-    superseded: Mutex<HashMap<String, String>>,
+    /// The binding versions this controller's own latest writes replaced (SD-19).
+    own_writes: OwnWrites,
     /// Uids of the bindings this controller applied its finalizer to: a cache that does not show
     /// the finalizer yet must not make it apply it again.
     finalized: Mutex<HashSet<String>>,
 }
 
 impl Context {
-    /// Whether the cached `binding` predates this controller's own last write of it; forgets the
-    /// entry once the cache is past it.
+    /// Whether the cached `binding` predates this controller's own last write of it.
     fn predates_own_write(&self, binding: &DynamicObject) -> bool {
-        let Ok(mut superseded) = self.superseded.lock() else {
-            return false;
-        };
-        let key = binding_key(binding);
-        let stale = superseded
-            .get(&key)
-            .is_some_and(|v| Some(v) == binding.resource_version().as_ref());
-        if !stale {
-            superseded.remove(&key);
-        }
-        stale
+        self.own_writes
+            .predates(&binding_key(binding), binding.resource_version().as_deref())
     }
 
     /// Remembers that this controller wrote `binding` past the version it read.
     fn wrote(&self, binding: &DynamicObject) {
-        if let (Ok(mut superseded), Some(version)) = (self.superseded.lock(), binding.resource_version()) {
-            superseded.insert(binding_key(binding), version);
-        }
+        self.own_writes
+            .wrote(&binding_key(binding), binding.resource_version().into_iter().collect());
     }
 }
 
@@ -155,7 +141,7 @@ async fn controller(
         snapshot,
         cluster_scoped,
         metrics,
-        superseded: Mutex::default(),
+        own_writes: OwnWrites::default(),
         finalized: Mutex::default(),
     });
     let owner = binding.clone();
