@@ -200,6 +200,8 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
     let scheduled_type = format!("{}Scheduled", input.kind);
     status.selected_resources = Some(input.selection.clone());
     status.observed_resource_index = Some(input.latest_snapshot.1.to_string());
+    // Set again below only when this pass lists a compact placement.
+    status.cluster_summary = None;
     let scheduled = find(&status.conditions, &scheduled_type).map(|c| c.status.clone());
     let Some(policy) = input
         .policy
@@ -348,7 +350,6 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
     }
     let selected_count = selected.len();
     let per_cluster: Vec<PerClusterPlacementStatus> = clusters.iter().take(selected_count).cloned().collect();
-    status.cluster_summary = None;
     if clusters.len() > input.inline_limit {
         compact(status, &mut clusters);
     }

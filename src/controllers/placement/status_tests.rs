@@ -324,3 +324,20 @@ fn a_compact_placement_caps_the_clusters_it_lists() {
         (250, 0, 150)
     );
 }
+
+#[test]
+fn a_compact_placement_that_is_no_longer_scheduled_drops_its_summary() {
+    let bindings: Vec<_> = ["member1", "member2", "member3"]
+        .iter()
+        .map(|c| binding(c, "", &[]))
+        .collect();
+    let mut small = input(true, &bindings);
+    small.inline_limit = 2;
+    let mut status = scheduled_status();
+    aggregate(&mut status, &small, now());
+    assert!(status.cluster_summary.is_some());
+    small.policy = None;
+    aggregate(&mut status, &small, now());
+    assert_eq!(status.placement_statuses, None);
+    assert_eq!(status.cluster_summary, None);
+}
