@@ -2,6 +2,7 @@
 //! latest policy snapshot, the member clusters and the placement's bindings to the binding
 //! writes to make and the policy snapshot status to report. Pure: no I/O, `now` is passed in.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
@@ -127,15 +128,16 @@ enum Class {
 }
 
 /// Runs one cycle.
-pub fn schedule(
+pub fn schedule<C: Borrow<MemberCluster>>(
     placement: PlacementKey,
     policy: &PolicyInput,
-    clusters: &[MemberCluster],
+    clusters: &[C],
     bindings: &[BindingView],
     now: Timestamp,
 ) -> Outcome {
     let live: BTreeMap<String, &MemberCluster> = clusters
         .iter()
+        .map(Borrow::borrow)
         .filter(|c| c.metadata.deletion_timestamp.is_none())
         .map(|c| (c.name_any(), c))
         .collect();

@@ -3,16 +3,18 @@
 //! snapshot and binding changes of the placement, and member cluster changes that can alter a
 //! decision (labels, taints, eligibility, deletion; then every placement is looked at).
 
+use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use jiff::Timestamp;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -41,8 +43,25 @@ use crate::ops::metrics::Metrics;
 pub const FIELD_MANAGER: &str = "scheduler";
 /// Safety-net resync.
 const RESYNC: Duration = Duration::from_secs(5 * 60);
+/// How many binding writes of one pass are in flight at once: a placement over thousands of
+/// clusters is scheduled in waves, not one request after the other, while the client's QPS limit
+/// still bounds the hub-wide rate.
+const WRITE_WAVE: usize = 32;
 
-type Context = FamilyContext;
+/// What each scheduling pass carries: the family's handles and the member clusters' watch cache,
+/// so that a pass reads the fleet from memory instead of listing it from the API server.
+struct Context {
+    base: FamilyContext,
+    members: Store<MemberCluster>,
+}
+
+impl std::ops::Deref for Context {
+    type Target = FamilyContext;
+
+    fn deref(&self) -> &FamilyContext {
+        &self.base
+    }
+}
 
 /// Runs the scheduler for both placement kinds until `shutdown`.
 pub async fn run_controllers(
@@ -68,9 +87,15 @@ async fn controller<K>(
     } else {
         "Scheduler"
     };
-    let context = Arc::new(Context::new(client.clone(), cluster_scoped, metrics, label));
+    let (members, writer) = reflector::store::<MemberCluster>();
+    let context = Arc::new(Context {
+        base: FamilyContext::new(client.clone(), cluster_scoped, metrics, label),
+        members,
+    });
     let clusters = watcher(Api::<MemberCluster>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(crate::controllers::shared::drop_managed_fields)
+        .reflect(writer)
         .touched_objects()
         .predicate_filter(scheduling_relevant, Default::default())
         .filter_map(|event| std::future::ready(event.ok().map(|_| ())));
@@ -207,10 +232,11 @@ where
         set_finalizers(&placements, &placement, finalizers).await?;
     }
 
-    let clusters = Api::<MemberCluster>::all(ctx.client.clone())
-        .list(&ListParams::default())
-        .await?
-        .items;
+    // A decision needs the whole fleet: wait for the first full list rather than decide on part.
+    if ctx.members.wait_until_ready().await.is_err() {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    let clusters = ctx.members.state();
     let bindings = bindings_api.list(&parent).await?.items;
     let views: Vec<BindingView> = bindings.iter().map(view).collect::<Result<_, _>>()?;
     let policy: Option<PlacementPolicy> = serde_json::from_value(snapshot.data["spec"]["policy"].clone())
@@ -233,9 +259,23 @@ where
     };
     let outcome = schedule(key, &input, &clusters, &views, Timestamp::now());
 
-    for action in outcome.actions {
-        act(&ctx, &bindings_api, &bindings, &name, ns, input.name, action).await?;
-    }
+    let versions: HashMap<String, String> = bindings
+        .iter()
+        .filter_map(|b| Some((b.name_any(), b.resource_version()?)))
+        .collect();
+    let finalizers: HashMap<String, Vec<String>> = bindings
+        .iter()
+        .map(|b| (b.name_any(), without(b, SCHEDULER_BINDING_CLEANUP_FINALIZER)))
+        .collect();
+    let known = Known {
+        versions: &versions,
+        finalizers: &finalizers,
+    };
+    futures::stream::iter(outcome.actions.into_iter().map(Ok::<_, Error>))
+        .try_for_each_concurrent(WRITE_WAVE, |action| {
+            act(&ctx, &bindings_api, known, &name, ns, input.name, action)
+        })
+        .await?;
     if let Some(status) = outcome.status {
         let patch = json!({"metadata": {"resourceVersion": snapshot.resource_version()}, "status": status});
         policies
@@ -271,21 +311,24 @@ fn view(binding: &DynamicObject) -> Result<BindingView, serde_json::Error> {
     })
 }
 
+/// What a pass read about the placement's bindings, by binding name: the version each write is
+/// conditional on, and the finalizers each keeps without the scheduler's.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    versions: &'a HashMap<String, String>,
+    finalizers: &'a HashMap<String, Vec<String>>,
+}
+
 async fn act(
     ctx: &Context,
     api: &Api<DynamicObject>,
-    bindings: &[DynamicObject],
+    known: Known<'_>,
     placement: &str,
     ns: Option<&str>,
     policy_snapshot: &str,
     action: BindingAction,
 ) -> Result<(), Error> {
-    let resource_version = |name: &str| {
-        bindings
-            .iter()
-            .find(|b| b.name_any() == name)
-            .and_then(|b| b.resource_version())
-    };
+    let resource_version = |name: &str| known.versions.get(name).cloned();
     match action {
         BindingAction::Create {
             name,
@@ -330,8 +373,9 @@ async fn act(
             info!(%placement, %binding, "unscheduled");
         }
         BindingAction::DropFinalizer { binding } => {
-            if let Some(obj) = bindings.iter().find(|b| b.name_any() == binding) {
-                set_finalizers(api, obj, without(obj, SCHEDULER_BINDING_CLEANUP_FINALIZER)).await?;
+            if let Some(kept) = known.finalizers.get(&binding) {
+                let patch = json!({"metadata": {"finalizers": kept, "resourceVersion": resource_version(&binding)}});
+                ok_if_missing(api.patch(&binding, &params(), &Patch::Merge(&patch)).await.map(|_| ()))?;
             }
         }
     }
