@@ -2,6 +2,7 @@
 //! (§13.2 step 4).
 
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::cluster::{AgentType, InternalMemberCluster, MemberCluster, MemberClusterStatus};
 use crate::conditions::{Status, find, set};
@@ -110,9 +111,56 @@ pub fn agent_gone(internal: &InternalMemberCluster) -> bool {
     }
 }
 
+/// SD-26: how old the heartbeat copied onto a MemberCluster may grow before a heartbeat that
+/// changed nothing else is copied again. Upstream copies every heartbeat, which doubles the
+/// fleet's heartbeat writes (10,000 members at the default 60 s period: 167 more writes a
+/// second). Eligibility allows 5 minutes (`scheduler::eligibility`), so a copy at most this old
+/// plus one heartbeat period stays well inside it.
+pub const HEARTBEAT_COPY_MAX_AGE_SECONDS: i64 = 120;
+
+/// Whether `new` must be written over the MemberCluster's current status `old` (SD-26): always when
+/// anything but the heartbeat and observation times changed, and otherwise only once the copied
+/// heartbeat is [`HEARTBEAT_COPY_MAX_AGE_SECONDS`] old.
+pub fn worth_writing(old: Option<&MemberClusterStatus>, new: &MemberClusterStatus, now: Timestamp) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
+    if old == new {
+        return false;
+    }
+    if without_times(old) != without_times(new) {
+        return true;
+    }
+    let copied = old
+        .agent_status
+        .iter()
+        .flatten()
+        .filter_map(|a| a.last_received_heartbeat.as_ref())
+        .map(|t| t.0)
+        .min();
+    copied.is_none_or(|beat| now.duration_since(beat).as_secs() >= HEARTBEAT_COPY_MAX_AGE_SECONDS)
+}
+
+/// The status without the times every heartbeat moves.
+fn without_times(status: &MemberClusterStatus) -> MemberClusterStatus {
+    let mut status = status.clone();
+    for agent in status.agent_status.iter_mut().flatten() {
+        agent.last_received_heartbeat = None;
+    }
+    if let Some(usage) = status.resource_usage.as_mut() {
+        usage.observation_time = None;
+    }
+    for property in status.properties.iter_mut().flat_map(|p| p.values_mut()) {
+        property.observation_time = Time(Timestamp::UNIX_EPOCH);
+    }
+    status
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use jiff::ToSpan;
 
     use super::*;
     use crate::api::cluster::{AgentStatus, ClusterState, InternalMemberClusterSpec, MemberClusterSpec};
@@ -208,5 +256,39 @@ mod tests {
         assert!(agent_gone(&internal(Some("False"))));
         assert!(agent_gone(&internal(None)));
         assert!(!agent_gone(&internal(Some("True"))));
+    }
+
+    fn beat(status: &mut MemberClusterStatus, at: Timestamp) {
+        for agent in status.agent_status.iter_mut().flatten() {
+            agent.last_received_heartbeat = Some(Time(at));
+        }
+        if let Some(usage) = status.resource_usage.as_mut() {
+            usage.observation_time = Some(Time(at));
+        }
+    }
+
+    #[test]
+    fn sd26_a_heartbeat_that_changes_nothing_else_is_copied_only_once_the_copy_is_two_minutes_old() {
+        let cluster = cluster();
+        let mut old = member_status(&cluster, Some(&internal(Some("True"))), now());
+        old.resource_usage = Some(Default::default());
+        beat(&mut old, now());
+        let mut new = old.clone();
+        assert!(!worth_writing(Some(&old), &new, now()), "nothing changed");
+        beat(&mut new, now() + 60.seconds());
+        assert!(!worth_writing(Some(&old), &new, now() + 60.seconds()));
+        beat(&mut new, now() + 120.seconds());
+        assert!(worth_writing(Some(&old), &new, now() + 120.seconds()));
+        assert!(worth_writing(None, &new, now()), "a first status is always written");
+    }
+
+    #[test]
+    fn sd26_any_change_besides_the_times_is_copied_at_once() {
+        let cluster = cluster();
+        let mut old = member_status(&cluster, Some(&internal(Some("True"))), now());
+        beat(&mut old, now());
+        let mut new = member_status(&cluster, Some(&internal(Some("False"))), now());
+        beat(&mut new, now() + 10.seconds());
+        assert!(worth_writing(Some(&old), &new, now() + 10.seconds()));
     }
 }

@@ -17,7 +17,7 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::info;
 
-use super::aggregate::{agent_gone, member_status};
+use super::aggregate::{agent_gone, member_status, worth_writing};
 use crate::api::cluster::{ClusterState, InternalMemberCluster, InternalMemberClusterSpec, MemberCluster};
 use crate::api::labels::{
     IS_FLEET_RESOURCE, MEMBER_CLUSTER_FINALIZER, MEMBER_NAME, WORK_CLEANUP_FINALIZER, member_namespace,
@@ -193,8 +193,9 @@ async fn reconcile(cluster: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Act
         }
         Some(imc) => Some(imc),
     };
-    let status = member_status(&cluster, internal.as_ref(), Timestamp::now());
-    if cluster.status.as_ref() != Some(&status) {
+    let now = Timestamp::now();
+    let status = member_status(&cluster, internal.as_ref(), now);
+    if worth_writing(cluster.status.as_ref(), &status, now) {
         let patch = json!({"status": status});
         clusters.patch_status(&name, &params(), &Patch::Merge(&patch)).await?;
     }
