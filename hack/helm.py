@@ -9,7 +9,8 @@
 The promises checked on the rendered chart: a non-root Deployment with a read-only root
 filesystem, resource requests and probes on /healthz and /readyz; the leader election Lease RBAC;
 no `*` verb anywhere; a `*` resource only in the read-only rule of the dynamic resource watcher;
-status and finalizer subresources named; every CRD of crds/ shipped.
+status and finalizer subresources named; every CRD of crds/ shipped; the `compat` value renders
+the hub's `--compat` flag (SD-25), `documents` by default.
 """
 import os
 import sys
@@ -30,9 +31,9 @@ def lint():
         sys.exit(f"helm lint failed: {result['errors']}")
 
 
-def render(namespace="fleet-system"):
+def render(namespace="fleet-system", values=None):
     chart = helm.Chart.load(CHART)
-    rendered = chart.render({}, name="stagehand", namespace=namespace)
+    rendered = chart.render(values or {}, name="stagehand", namespace=namespace)
     docs = []
     for crd in chart.crds:
         text = crd["data"] if isinstance(crd, dict) else crd
@@ -79,6 +80,12 @@ def check():
                    "clusterresourceplacements/finalizers", "leases"):
         if needed not in named:
             fail(f"no rule names {needed}")
+    args = container["args"]
+    if "--compat=documents" not in args:
+        fail(f"the default compatibility profile must be `documents` (SD-25): {args}")
+    [upstream] = [d for d in render(values={"compat": "upstream"}) if d["kind"] == "Deployment"]
+    if "--compat=upstream" not in upstream["spec"]["template"]["spec"]["containers"][0]["args"]:
+        fail("the chart value compat=upstream does not reach the hub's --compat flag")
     print(f"chart ok: {len(docs)} objects ({len(shipped)} CRDs), {len(rules)} RBAC rules")
 
 

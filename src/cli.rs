@@ -78,6 +78,12 @@ pub struct HubArgs {
     /// upstream's shape.
     #[arg(long, default_value_t = crate::controllers::tuning::DEFAULT_PLACEMENT_INLINE_LIMIT)]
     pub placement_status_inline_limit: usize,
+    /// Compatibility profile (SD-25, docs/compatibility.md): `documents` follows the KubeFleet
+    /// and Azure how-to documents where they differ from upstream KubeFleet's code (approval
+    /// request names, condition reasons, resource snapshots of External placements); `upstream`
+    /// follows upstream's code, for automation written against a running KubeFleet hub.
+    #[arg(long, value_enum, default_value_t = crate::controllers::compat::Profile::Documents)]
+    pub compat: crate::controllers::compat::Profile,
 }
 
 /// Settings of `stagehand member`, named as upstream's member agent environment. The member
@@ -111,4 +117,39 @@ pub struct MemberArgs {
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let parsed: kube::core::Duration = text.parse().map_err(|e| format!("invalid duration {text:?}: {e}"))?;
     Ok(parsed.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+    use crate::controllers::compat::Profile;
+
+    #[test]
+    fn hub_help_documents_the_compatibility_profile() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("hub")
+            .expect("hub subcommand")
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("--compat <COMPAT>"), "{help}");
+        assert!(help.contains("documents") && help.contains("upstream"), "{help}");
+        assert!(help.contains("[default: documents]"), "{help}");
+    }
+
+    #[test]
+    fn compat_defaults_to_documents_and_accepts_upstream() {
+        let parse = |extra: &[&str]| {
+            let args = ["stagehand", "hub"].iter().chain(extra).copied();
+            match Cli::try_parse_from(args).expect("parses").command {
+                Command::Hub(args) => args.compat,
+                other => panic!("not hub: {other:?}"),
+            }
+        };
+        assert_eq!(parse(&[]), Profile::Documents);
+        assert_eq!(parse(&["--compat", "upstream"]), Profile::Upstream);
+        assert!(Cli::try_parse_from(["stagehand", "hub", "--compat", "kubefleet"]).is_err());
+    }
 }

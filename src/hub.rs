@@ -125,6 +125,8 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
         run_status_inline_limit: args.run_status_inline_limit,
         placement_status_inline_limit: args.placement_status_inline_limit,
     });
+    crate::controllers::compat::set(args.compat);
+    info!(compat = ?args.compat, "compatibility profile (SD-25)");
     let options = PlacementOptions {
         throttle: Throttle {
             collection: args.resource_changes_collection_duration,

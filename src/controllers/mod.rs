@@ -6,6 +6,7 @@ use kube::Client;
 
 use crate::ops::metrics::Metrics;
 
+pub mod compat;
 pub mod member_cluster;
 pub mod placement;
 pub mod rollout;

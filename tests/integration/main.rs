@@ -3,6 +3,7 @@
 
 mod admission;
 mod chart_rbac;
+mod compat;
 mod control_plane;
 mod crds;
 mod delivery;

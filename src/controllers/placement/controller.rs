@@ -26,7 +26,7 @@ use super::catalog::Catalog;
 use super::policy_snapshot::{self, ExistingPolicy, PolicyPlan};
 use super::resources::content_hash;
 use super::select::{SelectError, identifier, select};
-use super::snapshot_plan::{self, ExistingSnapshot, NewSnapshot, Selection, SnapshotPlan, Throttle};
+use super::snapshot_plan::{self, ExistingSnapshot, NewSnapshot, Selection, SnapshotPlan, Throttle, Trigger};
 use super::status::{BindingReport, PolicyReport, StatusInput, aggregate};
 use crate::api::labels::{
     IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT,
@@ -321,8 +321,14 @@ where
         hash: &hash,
         envelopes: 0,
     };
-    let snapshot_plan = snapshot_plan::plan(&selection, &existing, now, throttle(&ctx, &*obj, &existing), history);
+    let external = spec
+        .strategy
+        .as_ref()
+        .is_some_and(|s| s.type_ == RolloutStrategyType::External);
+    let trigger = trigger(&ctx, &*obj, &existing, external);
+    let snapshot_plan = snapshot_plan::plan(&selection, &existing, now, trigger, history);
     let (index, next) = act_snapshots(&ctx, ns, snapshot_plan, &owner).await?;
+    let latest_snapshot = index.map(|index| (resource_snapshot_name(&name, index), index));
 
     scheduled_condition(&mut status, &scheduled_type, latest_policy.as_ref(), generation, now);
     let bindings = ctx.bindings(ns).list(&parent).await?.items;
@@ -330,21 +336,18 @@ where
     let input = StatusInput {
         kind: ctx.kind(),
         generation,
-        external: spec
-            .strategy
-            .as_ref()
-            .is_some_and(|s| s.type_ == RolloutStrategyType::External),
+        external,
         report_diff: spec
             .strategy
             .as_ref()
             .and_then(|s| s.apply_strategy.as_ref())
             .is_some_and(|a| a.type_ == Some(ApplyStrategyType::ReportDiff)),
         selection: resources.iter().map(identifier).collect(),
-        latest_snapshot: (resource_snapshot_name(&name, index), index),
+        latest_snapshot: latest_snapshot.clone(),
         snapshot_index: existing
             .iter()
             .map(|s| (s.name.clone(), s.index))
-            .chain([(resource_snapshot_name(&name, index), index)])
+            .chain(latest_snapshot)
             .collect(),
         group_resources: group_resources(&snapshot_objects),
         policy: latest_policy.as_ref().map(policy_report),
@@ -357,9 +360,11 @@ where
     Ok(next.map_or_else(|| Action::requeue(RESYNC), Action::requeue))
 }
 
-/// The throttling windows for this pass: none when a staged update run asked for the change
-/// already detected to be snapshotted now (SD-11), the configured ones otherwise.
-fn throttle<K: Resource>(ctx: &Context, placement: &K, existing: &[ExistingSnapshot]) -> Throttle {
+/// When this pass may take a snapshot. An `External` placement with the `upstream` profile waits
+/// for a run to ask (SD-25). Otherwise the throttling windows apply: none when a staged update
+/// run asked for the change already detected to be snapshotted now (SD-11), the configured ones
+/// otherwise.
+fn trigger<K: Resource>(ctx: &Context, placement: &K, existing: &[ExistingSnapshot], external: bool) -> Trigger {
     let requested: Option<Timestamp> = placement
         .meta()
         .annotations
@@ -367,12 +372,16 @@ fn throttle<K: Resource>(ctx: &Context, placement: &K, existing: &[ExistingSnaps
         .and_then(|a| a.get(SNAPSHOT_REQUESTED_AT))
         .and_then(|t| t.parse().ok());
     let detected = existing.iter().filter(|s| s.is_latest).find_map(|s| s.change_detected);
-    match (requested, detected) {
-        (Some(requested), Some(detected)) if requested >= detected => {
-            info!(placement = %placement.meta().name.clone().unwrap_or_default(), "snapshotting now for an update run (SD-11)");
-            Throttle::default()
-        }
-        _ => ctx.options.throttle,
+    let asked_for_change = matches!((requested, detected), (Some(r), Some(d)) if r >= d);
+    if external && crate::controllers::compat::get().external_snapshots_on_request() {
+        let asked = asked_for_change || (requested.is_some() && existing.is_empty());
+        return Trigger::RunRequest { asked };
+    }
+    if asked_for_change {
+        info!(placement = %placement.meta().name.clone().unwrap_or_default(), "snapshotting now for an update run (SD-11)");
+        Trigger::Windows(Throttle::default())
+    } else {
+        Trigger::Windows(ctx.options.throttle)
     }
 }
 
@@ -563,10 +572,11 @@ async fn act_snapshots(
     ns: Option<&str>,
     plan: SnapshotPlan,
     owner: &Value,
-) -> Result<(u64, Option<Duration>), Error> {
+) -> Result<(Option<u64>, Option<Duration>), Error> {
     let api = ctx.resource_snapshots(ns);
     let ar = ctx.family().resource_snapshot();
     match plan {
+        SnapshotPlan::None => Ok((None, None)),
         SnapshotPlan::Current {
             index,
             relabel,
@@ -584,7 +594,7 @@ async fn act_snapshots(
             for snapshot in missing {
                 create_snapshot(&api, &ar, snapshot, ns, owner).await?;
             }
-            Ok((index, None))
+            Ok((Some(index), None))
         }
         SnapshotPlan::Hold {
             index,
@@ -595,7 +605,7 @@ async fn act_snapshots(
                 let patch = json!({"metadata": {"annotations": {NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME: at.round(jiff::Unit::Second).unwrap_or(at).to_string()}}});
                 api.patch(&master, &params(), &Patch::Merge(&patch)).await?;
             }
-            Ok((index, Some(retry_after.max(Duration::from_millis(200)))))
+            Ok((Some(index), Some(retry_after.max(Duration::from_millis(200)))))
         }
         SnapshotPlan::Create {
             index,
@@ -613,7 +623,7 @@ async fn act_snapshots(
                 create_snapshot(&api, &ar, snapshot, ns, owner).await?;
             }
             info!(placement_owner = %owner[0]["name"], index, "created resource snapshot");
-            Ok((index, None))
+            Ok((Some(index), None))
         }
     }
 }

@@ -44,6 +44,32 @@ pub struct Throttle {
     pub minimum_interval: Duration,
 }
 
+/// When a placement may take a new snapshot group.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Trigger {
+    /// On every content change, once the throttling windows allow (SD-5: every rollout strategy
+    /// with the `documents` profile).
+    Windows(Throttle),
+    /// Only when a staged update run asked for the resources as they are now: `External`
+    /// placements with the `upstream` profile (SD-25). `asked` says whether a run's request
+    /// covers the current content (made after the change was detected, or made at all while the
+    /// placement has no snapshot).
+    RunRequest {
+        /// A run asked for this content.
+        asked: bool,
+    },
+}
+
+impl From<Throttle> for Trigger {
+    fn from(throttle: Throttle) -> Self {
+        Trigger::Windows(throttle)
+    }
+}
+
+/// How long an `External` placement's change waits for a run before it is looked at again; the
+/// run's request (an annotation on the placement) wakes the placement sooner.
+const AWAIT_RUN: Duration = Duration::from_secs(5 * 60);
+
 /// A snapshot to create.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewSnapshot {
@@ -60,6 +86,9 @@ pub struct NewSnapshot {
 /// What to do with the placement's snapshots.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SnapshotPlan {
+    /// No snapshot exists and none may be taken yet (SD-25: an `External` placement before a
+    /// run asks for one).
+    None,
     /// The latest group holds this content: make sure it is labelled latest, create any missing
     /// sub-snapshots.
     Current {
@@ -164,9 +193,10 @@ pub fn plan(
     selection: &Selection,
     existing: &[ExistingSnapshot],
     now: Timestamp,
-    throttle: Throttle,
+    trigger: impl Into<Trigger>,
     history_limit: usize,
 ) -> SnapshotPlan {
+    let trigger = trigger.into();
     let masters = existing
         .iter()
         .filter(|s| s.hash.as_deref().is_some_and(|h| !h.is_empty()));
@@ -175,6 +205,9 @@ pub fn plan(
         .find(|s| s.is_latest)
         .or_else(|| masters.clone().max_by_key(|s| s.index));
     let Some(latest) = latest else {
+        if trigger == (Trigger::RunRequest { asked: false }) {
+            return SnapshotPlan::None;
+        }
         return create(selection, existing, 0, None, history_limit);
     };
     if latest.hash.as_deref() == Some(selection.hash) {
@@ -202,7 +235,13 @@ pub fn plan(
     }
     if latest.is_latest {
         let detected = latest.change_detected.unwrap_or(now);
-        let next = (detected + signed(throttle.collection)).max(latest.created + signed(throttle.minimum_interval));
+        let next = match trigger {
+            Trigger::Windows(throttle) => {
+                (detected + signed(throttle.collection)).max(latest.created + signed(throttle.minimum_interval))
+            }
+            Trigger::RunRequest { asked: false } => now + signed(AWAIT_RUN),
+            Trigger::RunRequest { asked: true } => now,
+        };
         if now < next {
             return SnapshotPlan::Hold {
                 index: latest.index,
@@ -462,5 +501,55 @@ mod tests {
                 unstamp: Some("example-placement-0-snapshot".into()),
             }
         );
+    }
+
+    #[test]
+    fn sd25_an_external_placement_takes_no_snapshot_until_a_run_asks() {
+        let resources = cm("value1");
+        let waiting = Trigger::RunRequest { asked: false };
+        assert_eq!(
+            plan(&selection(&resources, "h1"), &[], at(0), waiting, 0),
+            SnapshotPlan::None
+        );
+        let SnapshotPlan::Create { index, .. } = plan(
+            &selection(&resources, "h1"),
+            &[],
+            at(0),
+            Trigger::RunRequest { asked: true },
+            0,
+        ) else {
+            panic!("a run's request takes the first snapshot");
+        };
+        assert_eq!(index, 0);
+    }
+
+    #[test]
+    fn sd25_an_external_placements_change_is_held_for_a_run_however_long_it_waits() {
+        let resources = cm("value2");
+        let waiting = Trigger::RunRequest { asked: false };
+        let got = plan(
+            &selection(&resources, "h2"),
+            &[master(0, "h1", true)],
+            at(3600),
+            waiting,
+            0,
+        );
+        let SnapshotPlan::Hold { index, stamp, .. } = got else {
+            panic!("expected the old group kept, got {got:?}");
+        };
+        assert_eq!(index, 0);
+        assert_eq!(stamp, Some(("example-placement-0-snapshot".into(), at(3600))));
+        let mut stamped = master(0, "h1", true);
+        stamped.change_detected = Some(at(3600));
+        let got = plan(&selection(&resources, "h2"), &[stamped.clone()], at(7200), waiting, 0);
+        assert!(matches!(got, SnapshotPlan::Hold { stamp: None, .. }), "{got:?}");
+        let got = plan(
+            &selection(&resources, "h2"),
+            &[stamped],
+            at(7200),
+            Trigger::RunRequest { asked: true },
+            0,
+        );
+        assert!(matches!(got, SnapshotPlan::Create { index: 1, .. }), "{got:?}");
     }
 }

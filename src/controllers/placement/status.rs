@@ -176,8 +176,9 @@ pub struct StatusInput<'a> {
     pub report_diff: bool,
     /// Identifiers of the current selection.
     pub selection: Vec<ResourceIdentifier>,
-    /// Latest master resource snapshot: name and index.
-    pub latest_snapshot: (String, u64),
+    /// Latest master resource snapshot: name and index; none for an `External` placement no run
+    /// asked to snapshot yet (SD-25 `upstream` profile).
+    pub latest_snapshot: Option<(String, u64)>,
     /// Index of every master resource snapshot by name.
     pub snapshot_index: BTreeMap<String, u64>,
     /// Identifiers of every snapshot group by index.
@@ -199,7 +200,7 @@ pub const INLINE_CAP: usize = 100;
 pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timestamp) {
     let scheduled_type = format!("{}Scheduled", input.kind);
     status.selected_resources = Some(input.selection.clone());
-    status.observed_resource_index = Some(input.latest_snapshot.1.to_string());
+    status.observed_resource_index = input.latest_snapshot.as_ref().map(|(_, index)| index.to_string());
     // Set again below only when this pass lists a compact placement.
     status.cluster_summary = None;
     let scheduled = find(&status.conditions, &scheduled_type).map(|c| c.status.clone());
@@ -290,8 +291,9 @@ pub fn aggregate(status: &mut PlacementStatus, input: &StatusInput, now: Timesta
                 );
             }
             Some(binding) => {
-                cluster.observed_resource_index = Some(input.latest_snapshot.1.to_string());
-                if binding.spec.resource_snapshot_name != input.latest_snapshot.0 {
+                let latest = input.latest_snapshot.as_ref();
+                cluster.observed_resource_index = latest.map(|(_, index)| index.to_string());
+                if latest.is_none_or(|(name, _)| binding.spec.resource_snapshot_name != *name) {
                     let fresh_false = find(&binding.status.conditions, "RolloutStarted")
                         .is_some_and(|c| c.status == "False" && c.observed_generation == Some(binding.generation));
                     let (s, reason, message) = if fresh_false {

@@ -73,7 +73,7 @@ fn input<'a>(external: bool, bindings: &'a [BindingReport]) -> StatusInput<'a> {
             name: "now".into(),
             ..Default::default()
         }],
-        latest_snapshot: ("crp-1-snapshot".into(), 1),
+        latest_snapshot: Some(("crp-1-snapshot".into(), 1)),
         snapshot_index: [("crp-0-snapshot".to_string(), 0), ("crp-1-snapshot".to_string(), 1)].into(),
         group_resources: [(
             0,

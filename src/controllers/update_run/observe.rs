@@ -129,6 +129,7 @@ pub async fn observe(
         resource_snapshots: Vec::new(),
         approvals: BTreeMap::new(),
         inline_limit: crate::controllers::tuning::get().run_status_inline_limit,
+        profile: crate::controllers::compat::get(),
     };
     if observed.run.deleting {
         return Ok(observed);

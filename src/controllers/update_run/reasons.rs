@@ -46,6 +46,8 @@ pub mod run {
     pub const INITIALIZATION_PENDING: &str = "UpdateRunInitializationPending";
     /// Progressing=True while executing (SD-6: the document's reason).
     pub const STARTED: &str = "UpdateRunStarted";
+    /// Progressing=True while executing, upstream's reason (SD-25 `upstream` profile).
+    pub const PROGRESSING: &str = "UpdateRunProgressing";
     /// Progressing=False waiting for a task.
     pub const WAITING: &str = "UpdateRunWaiting";
     /// Progressing=False: a cluster takes too long.
@@ -98,6 +100,10 @@ pub mod task {
     pub const AFTER_APPROVAL_CREATED: &str = "AfterStageTaskApprovalRequestCreated";
     /// After-stage approval consumed.
     pub const AFTER_APPROVAL_APPROVED: &str = "AfterStageTaskApprovalRequestApproved";
+    /// Approval request created, upstream's reason for both positions (SD-25 `upstream`).
+    pub const APPROVAL_CREATED: &str = "StageTaskApprovalRequestCreated";
+    /// Approval consumed, upstream's reason for both positions (SD-25 `upstream`).
+    pub const APPROVAL_APPROVED: &str = "StageTaskApprovalRequestApproved";
     /// TimedWait over.
     pub const WAIT_TIME_ELAPSED: &str = "AfterStageTaskWaitTimeElapsed";
     /// TimedWait still running (SD-16).

@@ -7,7 +7,7 @@ use super::failure::{Category, Failure, abort};
 use super::model::{Action, ApprovalView, Observed, TaskPosition};
 use crate::api::placement::{StageTaskStatus, UpdateRunStatus};
 use crate::conditions::{Status, find, is_true_for, set};
-use crate::controllers::update_run::reasons::{msg, task, types};
+use crate::controllers::update_run::reasons::{msg, types};
 
 /// SD-8: `Approved=True` counts when it was set for the request's generation, or carries no
 /// generation at all (doc A's short patch).
@@ -60,11 +60,8 @@ pub fn process_approval(
         return Ok(true);
     }
     let name = task_status.approval_request_name.clone().unwrap_or_default();
-    let (created_reason, approved_reason) = match position {
-        TaskPosition::Before => (task::BEFORE_APPROVAL_CREATED, task::BEFORE_APPROVAL_APPROVED),
-        TaskPosition::After => (task::AFTER_APPROVAL_CREATED, task::AFTER_APPROVAL_APPROVED),
-    };
-    let created_message = format!("{} is created", obs.run.scope.approval_kind());
+    let (created_reason, approved_reason) = obs.profile.approval_task_reasons(position);
+    let created_message = obs.profile.approval_created_message(obs.run.scope.approval_kind());
     set(
         &mut task_status.conditions,
         types::APPROVAL_REQUEST_CREATED,

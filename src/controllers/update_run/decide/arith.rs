@@ -94,21 +94,6 @@ pub fn stuck_cluster_list(names: &[String]) -> String {
     }
 }
 
-/// Name of a stage's before-stage approval request (SD-2).
-pub fn before_approval_name(run: &str, stage: &str) -> String {
-    format!("{run}-{stage}-before")
-}
-
-/// Name of a stage's after-stage approval request (SD-2): `-after` only when the stage also has a
-/// before-stage approval.
-pub fn after_approval_name(run: &str, stage: &str, has_before_approval: bool) -> String {
-    if has_before_approval {
-        format!("{run}-{stage}-after")
-    } else {
-        format!("{run}-{stage}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,21 +156,5 @@ mod tests {
         assert_eq!(stuck_cluster_list(&names(1)), "c1");
         assert_eq!(stuck_cluster_list(&names(3)), "c1, c2, c3");
         assert_eq!(stuck_cluster_list(&names(5)), "c1, c2, c3...");
-    }
-
-    #[test]
-    fn approval_names_follow_sd2() {
-        assert_eq!(
-            before_approval_name("example-run", "canary"),
-            "example-run-canary-before"
-        );
-        assert_eq!(
-            after_approval_name("example-run", "canary", true),
-            "example-run-canary-after"
-        );
-        assert_eq!(
-            after_approval_name("example-run", "canary", false),
-            "example-run-canary"
-        );
     }
 }

@@ -158,7 +158,7 @@ pub fn run_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) ->
             now,
         );
     } else if walk.finished < walk.total {
-        run_progressing(status, generation, now);
+        run_progressing(status, step.obs.profile, generation, now);
     }
     if let Some(message) = walk.abort {
         return StepEnd::Aborted(Some(index), message);
@@ -443,7 +443,7 @@ fn complete_stage(
             run_conditions,
             types::PROGRESSING,
             Status::True,
-            run::STARTED,
+            step.obs.profile.run_progressing_reason(),
             msg::RUN_PROGRESSING,
             generation,
             now,

@@ -198,7 +198,14 @@ pub fn initialize(obs: &Observed, status: &mut UpdateRunStatus) -> Result<(), Fa
         .iter()
         .map(|b| b.spec.target_cluster.clone())
         .collect();
-    let stages = compute_stages(&obs.run.name, &strategy_key, &snapshot, &selected, &obs.members);
+    let stages = compute_stages(
+        &obs.run.name,
+        obs.profile,
+        &strategy_key,
+        &snapshot,
+        &selected,
+        &obs.members,
+    );
     status.staged_update_strategy_snapshot = Some(snapshot);
     status.stages_status = Some(stages?);
     status.deletion_stage_status = Some(deletion_stage(
@@ -225,6 +232,21 @@ pub fn unsnapshotted_change(obs: &Observed) -> Option<&str> {
         .iter()
         .find(|s| s.is_master)
         .and_then(|s| s.pending_change.as_deref())
+}
+
+/// Whether this pending run asks the placement controller for a snapshot of the resources as they
+/// are now: a change is detected but not snapshotted (SD-11), or, with the `upstream` profile,
+/// the placement has no snapshot yet because `External` placements get them only on request
+/// (SD-25).
+pub fn wants_snapshot(obs: &Observed) -> bool {
+    let no_index = obs
+        .run
+        .spec
+        .resource_snapshot_index
+        .as_deref()
+        .is_none_or(str::is_empty);
+    unsnapshotted_change(obs).is_some()
+        || (no_index && obs.profile.external_snapshots_on_request() && obs.resource_snapshots.is_empty())
 }
 
 /// §3.6: the master resource snapshot's index, for the given index or the latest.

@@ -1,5 +1,6 @@
 //! Status marks shared by the phases: run succeeded or failed, stage failed, stage times.
 
+use crate::controllers::compat::Profile;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -122,13 +123,14 @@ pub fn mark_end(stage_status: &mut StageUpdatingStatus, now: Timestamp) {
     stage_status.end_time.get_or_insert(Time(now));
 }
 
-/// Run `Progressing=True` while executing (SD-6 reason `UpdateRunStarted`).
-pub fn run_progressing(status: &mut UpdateRunStatus, generation: i64, now: Timestamp) {
+/// Run `Progressing=True` while executing (SD-6 reason `UpdateRunStarted`, or upstream's with the
+/// SD-25 `upstream` profile).
+pub fn run_progressing(status: &mut UpdateRunStatus, profile: Profile, generation: i64, now: Timestamp) {
     set(
         &mut status.conditions,
         types::PROGRESSING,
         Status::True,
-        run::STARTED,
+        profile.run_progressing_reason(),
         msg::RUN_PROGRESSING,
         generation,
         now,

@@ -86,7 +86,7 @@ pub fn decide(obs: &Observed) -> Decision {
         };
         match init::initialize(obs, &mut fresh) {
             Ok(()) => {
-                let message = format!("{} initialized successfully", obs.run.scope.run_kind());
+                let message = obs.profile.initialized_message(obs.run.scope.run_kind());
                 set(
                     &mut fresh.conditions,
                     types::INITIALIZED,
@@ -122,7 +122,7 @@ pub fn decide(obs: &Observed) -> Decision {
                     generation,
                     now,
                 );
-                let actions = if init::unsnapshotted_change(obs).is_some() {
+                let actions = if init::wants_snapshot(obs) {
                     vec![Action::RequestSnapshot]
                 } else {
                     vec![]
@@ -174,7 +174,7 @@ pub fn decide(obs: &Observed) -> Decision {
             let keep = find(&status.conditions, types::PROGRESSING)
                 .is_some_and(|c| c.status == "False" && (c.reason == run::WAITING || c.reason == run::STUCK));
             if !keep {
-                marks::run_progressing(&mut status, generation, now);
+                marks::run_progressing(&mut status, obs.profile, generation, now);
             }
             match plan.position {
                 Position::Stage(i) => run_stage(&mut step, &mut status, i),

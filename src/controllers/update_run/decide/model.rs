@@ -1,5 +1,6 @@
 //! What `decide` reads (the observed world, as plain values) and what it returns.
 
+use crate::controllers::compat::Profile;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -178,6 +179,8 @@ pub struct Observed {
     pub approvals: BTreeMap<String, ApprovalView>,
     /// Runs over more clusters than this keep a compact status (SD-22).
     pub inline_limit: usize,
+    /// The hub's compatibility profile (SD-25).
+    pub profile: Profile,
 }
 
 /// Before- or after-stage.

@@ -5,14 +5,16 @@ use std::collections::BTreeSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::{Selector, SelectorExt};
 
-use super::arith::{after_approval_name, before_approval_name, parse_wait_time};
+use super::arith::parse_wait_time;
 use super::failure::{Category, Failure, validation_abort};
 use super::model::MemberView;
+use super::model::TaskPosition;
 use crate::api::labels::DELETE_STAGE_NAME;
 use crate::api::placement::{
     ClusterUpdatingStatus, StageConfig, StageTask, StageTaskStatus, StageTaskType, StageUpdatingStatus,
     UpdateStrategySpec,
 };
+use crate::controllers::compat::Profile;
 
 /// Computes every stage's clusters (in execution order) and task entries.
 ///
@@ -20,6 +22,7 @@ use crate::api::placement::{
 /// selected are ignored, and a selected cluster that no stage picks fails the run.
 pub fn compute_stages(
     run: &str,
+    profile: Profile,
     strategy_key: &str,
     strategy: &UpdateStrategySpec,
     selected: &BTreeSet<String>,
@@ -41,7 +44,7 @@ pub fn compute_stages(
                     format!("cluster `{}` appears in more than one stages", member.name),
                 ));
             }
-            clusters.push((member, sorting_value(stage, member)?));
+            clusters.push((member, sorting_value(stage, member, profile)?));
         }
         // SD-13: labelled clusters by value then name; unlabelled ones after them, by name.
         clusters.sort_by(|(a, av), (b, bv)| match (av, bv) {
@@ -50,7 +53,12 @@ pub fn compute_stages(
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => a.name.cmp(&b.name),
         });
-        stages.push(stage_status(run, stage, clusters.iter().map(|(m, _)| m.name.clone())));
+        stages.push(stage_status(
+            run,
+            profile,
+            stage,
+            clusters.iter().map(|(m, _)| m.name.clone()),
+        ));
     }
     let missing: Vec<&String> = selected.iter().filter(|c| !placed.contains(c.as_str())).collect();
     if !missing.is_empty() {
@@ -85,7 +93,12 @@ pub fn cluster_entry(name: String) -> ClusterUpdatingStatus {
     }
 }
 
-fn stage_status(run: &str, stage: &StageConfig, clusters: impl Iterator<Item = String>) -> StageUpdatingStatus {
+fn stage_status(
+    run: &str,
+    profile: Profile,
+    stage: &StageConfig,
+    clusters: impl Iterator<Item = String>,
+) -> StageUpdatingStatus {
     let has_before_approval = stage
         .before_stage_tasks
         .iter()
@@ -106,13 +119,28 @@ fn stage_status(run: &str, stage: &StageConfig, clusters: impl Iterator<Item = S
             .map(|tasks| {
                 tasks
                     .iter()
-                    .map(|t| task(t, Some(before_approval_name(run, &stage.name))))
+                    .map(|t| {
+                        task(
+                            t,
+                            Some(profile.approval_request_name(
+                                run,
+                                &stage.name,
+                                TaskPosition::Before,
+                                has_before_approval,
+                            )),
+                        )
+                    })
                     .collect()
             }),
         after_stage_task_status: stage.after_stage_tasks.as_ref().filter(|t| !t.is_empty()).map(|tasks| {
             tasks
                 .iter()
-                .map(|t| task(t, Some(after_approval_name(run, &stage.name, has_before_approval))))
+                .map(|t| {
+                    task(
+                        t,
+                        Some(profile.approval_request_name(run, &stage.name, TaskPosition::After, has_before_approval)),
+                    )
+                })
                 .collect()
         }),
         ..Default::default()
@@ -189,12 +217,15 @@ fn stage_selector(strategy_key: &str, stage: &StageConfig) -> Result<Option<Sele
         })
 }
 
-fn sorting_value(stage: &StageConfig, member: &MemberView) -> Result<Option<i64>, Failure> {
+fn sorting_value(stage: &StageConfig, member: &MemberView, profile: Profile) -> Result<Option<i64>, Failure> {
     let Some(key) = &stage.sorting_label_key else {
         return Ok(None);
     };
-    let Some(value) = member.labels.get(key) else {
-        return Ok(None);
+    let value = match member.labels.get(key) {
+        Some(value) => value,
+        None if profile.missing_sorting_label_sorts_last() => return Ok(None),
+        // Upstream parses the absent label as an empty string and fails the run.
+        None => "",
     };
     value.parse::<i64>().map(Some).map_err(|err| {
         validation_abort(

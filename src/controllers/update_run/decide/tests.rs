@@ -167,6 +167,7 @@ impl World {
                 }],
                 approvals: BTreeMap::new(),
                 inline_limit: super::compact::DEFAULT_INLINE_LIMIT,
+                profile: crate::controllers::compat::Profile::Documents,
             },
             last: None,
         }
@@ -229,14 +230,16 @@ impl World {
                     );
                 }
                 Action::DeleteBinding { binding } => self.binding_mut_by_name(binding).deleting = true,
-                // The placement controller snapshots the pending change as the next index.
+                // The placement controller snapshots the pending change as the next index (the
+                // first one, 0, when there was none).
                 Action::RequestSnapshot => {
-                    let next = self.obs.resource_snapshots[0]
-                        .index
-                        .as_deref()
+                    let next = self
+                        .obs
+                        .resource_snapshots
+                        .first()
+                        .and_then(|s| s.index.as_deref())
                         .and_then(|i| i.parse::<u64>().ok())
-                        .unwrap_or_default()
-                        + 1;
+                        .map_or(0, |i| i + 1);
                     self.obs.resource_snapshots = vec![ResourceSnapshotView {
                         name: format!("example-placement-{next}-snapshot"),
                         index: Some(next.to_string()),
@@ -2008,4 +2011,90 @@ fn a_compact_deletion_stage_counts_deleted_bindings() {
         .cluster_summary
         .expect("summary");
     assert_eq!((s.total, s.succeeded, s.updating), (2, 2, 0));
+}
+
+// ---- SD-25: the `upstream` compatibility profile ------------------------------------------
+
+#[test]
+fn sd25_upstream_profile_names_approvals_and_reasons_as_upstreams_code() {
+    let mut w = World::doc_a();
+    w.obs.profile = crate::controllers::compat::Profile::Upstream;
+    w.obs.run.spec.state = UpdateRunState::Initialize;
+    w.pass();
+    assert_eq!(init_message(&w), "The UpdateRun initialized successfully");
+    let canary = w.stage(1);
+    let before = &canary.before_stage_task_status.as_ref().expect("before")[0];
+    assert_eq!(
+        before.approval_request_name.as_deref(),
+        Some("example-run-before-canary")
+    );
+    let after = canary.after_stage_task_status.as_ref().expect("after");
+    let after_names: Vec<_> = after
+        .iter()
+        .filter_map(|t| t.approval_request_name.as_deref())
+        .collect();
+    assert_eq!(after_names, vec!["example-run-after-canary"]);
+
+    w.set_state(UpdateRunState::Run);
+    w.pass();
+    assert_eq!(w.run_condition(types::PROGRESSING), pair("True", run::PROGRESSING));
+    w.make_available("member2");
+    w.pass();
+    w.advance(61);
+    w.pass();
+    w.pass();
+    assert!(w.obs.approvals.contains_key("example-run-before-canary"));
+    let task_status = &w.stage(1).before_stage_task_status.as_ref().expect("before")[0];
+    let created = find(&task_status.conditions, types::APPROVAL_REQUEST_CREATED).expect("created");
+    assert_eq!(created.reason, task::APPROVAL_CREATED);
+    assert_eq!(created.message, "ApprovalRequest object is created");
+    w.approve("example-run-before-canary");
+    w.pass();
+    let task_status = &w.stage(1).before_stage_task_status.as_ref().expect("before")[0];
+    let approved = find(&task_status.conditions, types::APPROVAL_REQUEST_APPROVED).expect("approved");
+    assert_eq!(approved.reason, task::APPROVAL_APPROVED);
+    assert_eq!(w.run_condition(types::PROGRESSING), pair("True", run::PROGRESSING));
+}
+
+#[test]
+fn sd25_upstream_profile_asks_for_the_first_snapshot_of_an_external_placement() {
+    let mut w = World::doc_a();
+    w.obs.run.spec.resource_snapshot_index = None;
+    w.obs.resource_snapshots.clear();
+    let d = w.pass().clone();
+    assert_eq!(
+        w.run_condition(types::INITIALIZED),
+        pair("False", run::INITIALIZATION_PENDING)
+    );
+    assert!(
+        !d.actions.contains(&Action::RequestSnapshot),
+        "documents: the placement snapshots by itself"
+    );
+
+    let mut w = World::doc_a();
+    w.obs.profile = crate::controllers::compat::Profile::Upstream;
+    w.obs.run.spec.resource_snapshot_index = None;
+    w.obs.resource_snapshots.clear();
+    let d = w.pass().clone();
+    assert_eq!(
+        w.run_condition(types::INITIALIZED),
+        pair("False", run::INITIALIZATION_PENDING)
+    );
+    assert!(d.actions.contains(&Action::RequestSnapshot));
+    w.pass();
+    assert_eq!(w.run_condition(types::INITIALIZED), pair("True", run::INITIALIZED));
+    assert_eq!(w.status().resource_snapshot_index_used.as_deref(), Some("0"));
+}
+
+#[test]
+fn sd25_upstream_profile_fails_a_cluster_without_the_sorting_label_as_upstream_does() {
+    let mut w = World::doc_a();
+    w.obs.profile = crate::controllers::compat::Profile::Upstream;
+    w.obs.members[2].labels.remove("order");
+    w.pass();
+    assert_eq!(
+        w.run_condition(types::INITIALIZED),
+        pair("False", run::INITIALIZE_FAILED)
+    );
+    assert!(init_message(&w).contains("the sorting label `order:` on cluster `member3` is not valid"));
 }

@@ -101,7 +101,14 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
         .map(|b| b.spec.target_cluster.clone())
         .collect();
     let strategy_key = obs.run.key_of(&obs.run.spec.staged_rollout_strategy_name);
-    let fresh = compute_stages(&obs.run.name, &strategy_key, &snapshot, &selected_names, &obs.members)?;
+    let fresh = compute_stages(
+        &obs.run.name,
+        obs.profile,
+        &strategy_key,
+        &snapshot,
+        &selected_names,
+        &obs.members,
+    )?;
     let selected: BTreeMap<String, &BindingView> = bindings
         .selected
         .iter()
