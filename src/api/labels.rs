@@ -47,6 +47,11 @@ pub const IS_FLEET_RESOURCE: &str = "kubernetes-fleet.io/is-fleet-resource";
 /// windows (SD-11).
 pub const SNAPSHOT_REQUESTED_AT: &str = "stagehand.kubernetes-fleet.io/snapshot-requested-at";
 
+/// Stagehand's own annotation on a policy snapshot that selects more clusters than its
+/// decisions can list (SD-27): how many it selects, so that a run knows how many bindings to
+/// wait for.
+pub const SELECTED_CLUSTER_COUNT: &str = "stagehand.kubernetes-fleet.io/selected-cluster-count";
+
 /// Run an approval request belongs to.
 pub const TARGET_UPDATE_RUN: &str = "kubernetes-fleet.io/targetUpdateRun";
 /// Stage an approval request belongs to.

@@ -108,7 +108,14 @@ pub struct Outcome {
     pub actions: Vec<BindingAction>,
     /// New policy snapshot status; `None` when nothing would change.
     pub status: Option<SchedulingPolicySnapshotStatus>,
+    /// How many clusters the policy selects when that is more than its decisions can list
+    /// ([`DECISION_LIMIT`], SD-27); `None` otherwise, and when nothing was decided.
+    pub selected_beyond_limit: Option<usize>,
 }
+
+/// Most cluster decisions a policy snapshot's status holds: the API's `maxItems`, as upstream's
+/// scheduler keeps them (selected clusters first, then as many not-picked ones as fit).
+pub const DECISION_LIMIT: usize = 1000;
 
 /// What the placement is: its name and, for a ResourcePlacement, its namespace.
 #[derive(Clone, Copy, Debug)]
@@ -188,14 +195,17 @@ pub fn schedule<C: Borrow<MemberCluster>>(
                 return Outcome {
                     actions: cycle.actions,
                     status: None,
+                    selected_beyond_limit: None,
                 };
             }
         },
     };
+    let selected_beyond_limit = (selected.len() > DECISION_LIMIT).then_some(selected.len());
     let status = report(policy, selected, unselected, fulfilled, now);
     Outcome {
         actions: cycle.actions,
         status,
+        selected_beyond_limit,
     }
 }
 
@@ -505,6 +515,7 @@ fn report(
         now,
     );
     selected.extend(unselected);
+    selected.truncate(DECISION_LIMIT);
     let new = SchedulingPolicySnapshotStatus {
         observed_crp_generation: policy.placement_generation,
         conditions,

@@ -392,3 +392,27 @@ fn binding_names_are_dns_labels_in_upstreams_shape() {
         binding_name("a", "b", now() + 1.second())
     );
 }
+
+#[test]
+fn sd27_decisions_past_the_api_limit_are_capped_and_the_selected_count_is_reported() {
+    let clusters: Vec<MemberCluster> = (0..DECISION_LIMIT + 5)
+        .map(|i| joined(&format!("c{i:05}"), &[]))
+        .collect();
+    let outcome = run(None, &clusters, &[]);
+    assert_eq!(
+        created(&outcome).len(),
+        DECISION_LIMIT + 5,
+        "every cluster gets its binding"
+    );
+    let decisions = outcome
+        .status
+        .as_ref()
+        .and_then(|s| s.target_clusters.as_ref())
+        .expect("decisions");
+    assert_eq!(decisions.len(), DECISION_LIMIT);
+    assert!(decisions.iter().all(|d| d.selected));
+    assert_eq!(outcome.selected_beyond_limit, Some(DECISION_LIMIT + 5));
+
+    let few = run(None, &clusters[..3], &[]);
+    assert_eq!(few.selected_beyond_limit, None);
+}

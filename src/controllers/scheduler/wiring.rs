@@ -27,7 +27,7 @@ use super::eligibility::eligibility;
 use crate::api::cluster::MemberCluster;
 use crate::api::labels::{
     IS_LATEST_SNAPSHOT, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT, PLACEMENT_GENERATION, PREVIOUS_BINDING_STATE,
-    SCHEDULER_BINDING_CLEANUP_FINALIZER, SCHEDULER_CLEANUP_FINALIZER,
+    SCHEDULER_BINDING_CLEANUP_FINALIZER, SCHEDULER_CLEANUP_FINALIZER, SELECTED_CLUSTER_COUNT,
 };
 use crate::api::placement::{
     BindingState, ClusterDecision, ClusterResourcePlacement, PlacementPolicy, ResourcePlacement,
@@ -277,7 +277,19 @@ where
         })
         .await?;
     if let Some(status) = outcome.status {
-        let patch = json!({"metadata": {"resourceVersion": snapshot.resource_version()}, "status": status});
+        // SD-27: the count goes first, so that a run that sees the new decisions also sees how
+        // many bindings they stand for.
+        let count = outcome.selected_beyond_limit.map(|n| n.to_string());
+        let mut version = snapshot.resource_version();
+        if snapshot.annotations().get(SELECTED_CLUSTER_COUNT) != count.as_ref() {
+            let patch =
+                json!({"metadata": {"annotations": {SELECTED_CLUSTER_COUNT: count}, "resourceVersion": version}});
+            version = policies
+                .patch(&snapshot.name_any(), &params(), &Patch::Merge(&patch))
+                .await?
+                .resource_version();
+        }
+        let patch = json!({"metadata": {"resourceVersion": version}, "status": status});
         policies
             .patch_status(&snapshot.name_any(), &params(), &Patch::Merge(&patch))
             .await?;

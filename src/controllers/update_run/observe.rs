@@ -21,7 +21,7 @@ use super::reasons::types;
 use crate::api::cluster::MemberCluster;
 use crate::api::labels::{
     IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT,
-    POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX,
+    POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX, SELECTED_CLUSTER_COUNT,
 };
 use crate::api::placement::{
     ApprovalRequestStatus, ClusterApprovalRequestSpec, ClusterResourcePlacementSpec,
@@ -212,6 +212,10 @@ fn policy_view(obj: &DynamicObject) -> Result<PolicySnapshotView, ObserveError> 
         placement_type: policy.placement_type,
         fixed_cluster_count: policy.cluster_names.map(|c| c.len()).unwrap_or_default(),
         number_of_clusters: obj.annotations().get(NUMBER_OF_CLUSTERS).cloned(),
+        selected_cluster_count: obj
+            .annotations()
+            .get(SELECTED_CLUSTER_COUNT)
+            .and_then(|n| n.parse().ok()),
         conditions: status.conditions,
         selected_clusters: status
             .target_clusters

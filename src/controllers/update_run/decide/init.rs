@@ -124,10 +124,12 @@ pub fn classify_bindings<'a>(obs: &'a Observed, latest: &PolicySnapshotView) -> 
         .iter()
         .filter(|cluster| !bound.contains(cluster.as_str()))
         .count();
+    // SD-27: past the decisions' limit, the scheduler's count says how many bindings to expect.
+    let selected = latest.selected_cluster_count.unwrap_or(latest.selected_clusters.len());
+    let missing = missing.max(selected.saturating_sub(bound.len()));
     if missing > 0 {
         return Err(Failure::Pending(format!(
-            "{missing} of the {} clusters selected by policy snapshot `{}` have no binding observed yet; waiting for the bindings (we might observe a transient state)",
-            latest.selected_clusters.len(),
+            "{missing} of the {selected} clusters selected by policy snapshot `{}` have no binding observed yet; waiting for the bindings (we might observe a transient state)",
             obs.run.key_of(&latest.name)
         )));
     }

@@ -100,6 +100,8 @@ pub struct PolicySnapshotView {
     pub conditions: Option<Vec<Condition>>,
     /// Clusters the scheduler's decisions select (`status.targetClusters`, at most 1000).
     pub selected_clusters: Vec<String>,
+    /// How many clusters the policy selects when its decisions cannot list them all (SD-27).
+    pub selected_cluster_count: Option<usize>,
 }
 
 /// A binding of the placement.

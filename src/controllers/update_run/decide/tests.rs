@@ -139,6 +139,7 @@ impl World {
                     number_of_clusters: None,
                     conditions: policy_conditions,
                     selected_clusters: vec![],
+                    selected_cluster_count: None,
                 }],
                 bindings: ["member1", "member2", "member3"]
                     .iter()
@@ -2097,4 +2098,24 @@ fn sd25_upstream_profile_fails_a_cluster_without_the_sorting_label_as_upstream_d
         pair("False", run::INITIALIZE_FAILED)
     );
     assert!(init_message(&w).contains("the sorting label `order:` on cluster `member3` is not valid"));
+}
+
+#[test]
+fn sd27_a_run_waits_for_as_many_bindings_as_the_scheduler_counted_past_the_decision_limit() {
+    let mut w = World::doc_a();
+    w.obs.run.spec.state = UpdateRunState::Initialize;
+    w.obs.policy_snapshots[0].selected_cluster_count = Some(4);
+    w.pass();
+    assert_eq!(
+        w.run_condition(types::INITIALIZED),
+        pair("False", run::INITIALIZATION_PENDING)
+    );
+    assert!(
+        init_message(&w).starts_with("1 of the 4 clusters selected by policy snapshot"),
+        "{}",
+        init_message(&w)
+    );
+    w.obs.policy_snapshots[0].selected_cluster_count = Some(3);
+    w.pass();
+    assert_eq!(w.run_condition(types::INITIALIZED), pair("True", run::INITIALIZED));
 }
