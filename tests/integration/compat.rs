@@ -58,6 +58,12 @@ fn cm_value(member: &TestCluster) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// `kubectl patch` of the placed ConfigMap's value on the hub.
+fn edit_config_map(hub: &TestCluster, value: &str) {
+    let patch = json!({"data": {"key": value}}).to_string();
+    hub.kubectl_ok(&["patch", "cm", "test-cm", "-n", NAMESPACE, "--type=merge", "-p", &patch]);
+}
+
 /// Approves a ClusterApprovalRequest by name, as upstream's how-to does.
 fn approve(hub: &TestCluster, name: &str) {
     wait_for(&format!("approval request {name}"), WAIT, || {
@@ -192,16 +198,7 @@ fn sd25_the_upstream_profile_runs_the_kubefleet_flow_as_upstreams_code_does() {
     );
     let crp = get_json(hub, &["crp", PLACEMENT]);
     assert_eq!(crp["status"].get("observedResourceIndex"), None, "{}", crp["status"]);
-    hub.kubectl_ok(&[
-        "patch",
-        "cm",
-        "test-cm",
-        "-n",
-        NAMESPACE,
-        "--type=merge",
-        "-p",
-        r#"{"data":{"key":"value2"}}"#,
-    ]);
+    edit_config_map(hub, "value2");
 
     // A run without an index takes the resources as they are now: the first snapshot, index 0.
     hub.apply(
@@ -273,16 +270,7 @@ fn sd25_the_upstream_profile_runs_the_kubefleet_flow_as_upstreams_code_does() {
     }
 
     // A later edit on the hub keeps index 0 until a run asks again.
-    hub.kubectl_ok(&[
-        "patch",
-        "cm",
-        "test-cm",
-        "-n",
-        NAMESPACE,
-        "--type=merge",
-        "-p",
-        r#"{"data":{"key":"value3"}}"#,
-    ]);
+    edit_config_map(hub, "value3");
     wait_for("the change detected and held for a run", WAIT, || {
         let snapshot = get_json(hub, &["clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")]);
         snapshot["metadata"]["annotations"]

@@ -218,16 +218,19 @@ pub fn initialize(obs: &Observed, status: &mut UpdateRunStatus) -> Result<(), Fa
     Ok(())
 }
 
-/// SD-11: when the run names no index and the placement's latest snapshot is older than a change
-/// already detected, the detection time of that change.
-pub fn unsnapshotted_change(obs: &Observed) -> Option<&str> {
-    let no_index = obs
-        .run
+/// Whether the run rolls out the latest resources (no `resourceSnapshotIndex`).
+fn names_no_index(obs: &Observed) -> bool {
+    obs.run
         .spec
         .resource_snapshot_index
         .as_deref()
-        .is_none_or(str::is_empty);
-    if !no_index {
+        .is_none_or(str::is_empty)
+}
+
+/// SD-11: when the run names no index and the placement's latest snapshot is older than a change
+/// already detected, the detection time of that change.
+pub fn unsnapshotted_change(obs: &Observed) -> Option<&str> {
+    if !names_no_index(obs) {
         return None;
     }
     obs.resource_snapshots
@@ -241,14 +244,8 @@ pub fn unsnapshotted_change(obs: &Observed) -> Option<&str> {
 /// the placement has no snapshot yet because `External` placements get them only on request
 /// (SD-25).
 pub fn wants_snapshot(obs: &Observed) -> bool {
-    let no_index = obs
-        .run
-        .spec
-        .resource_snapshot_index
-        .as_deref()
-        .is_none_or(str::is_empty);
     unsnapshotted_change(obs).is_some()
-        || (no_index && obs.profile.external_snapshots_on_request() && obs.resource_snapshots.is_empty())
+        || (names_no_index(obs) && obs.profile.external_snapshots_on_request() && obs.resource_snapshots.is_empty())
 }
 
 /// §3.6: the master resource snapshot's index, for the given index or the latest.
