@@ -158,8 +158,6 @@ fn without_times(status: &MemberClusterStatus) -> MemberClusterStatus {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
     use jiff::ToSpan;
 
     use super::*;

@@ -259,21 +259,10 @@ where
     };
     let outcome = schedule(key, &input, &clusters, &views, Timestamp::now());
 
-    let versions: HashMap<String, String> = bindings
-        .iter()
-        .filter_map(|b| Some((b.name_any(), b.resource_version()?)))
-        .collect();
-    let finalizers: HashMap<String, Vec<String>> = bindings
-        .iter()
-        .map(|b| (b.name_any(), without(b, SCHEDULER_BINDING_CLEANUP_FINALIZER)))
-        .collect();
-    let known = Known {
-        versions: &versions,
-        finalizers: &finalizers,
-    };
+    let by_name: HashMap<String, &DynamicObject> = bindings.iter().map(|b| (b.name_any(), b)).collect();
     futures::stream::iter(outcome.actions.into_iter().map(Ok::<_, Error>))
         .try_for_each_concurrent(WRITE_WAVE, |action| {
-            act(&ctx, &bindings_api, known, &name, ns, input.name, action)
+            act(&ctx, &bindings_api, &by_name, &name, ns, input.name, action)
         })
         .await?;
     if let Some(status) = outcome.status {
@@ -323,24 +312,17 @@ fn view(binding: &DynamicObject) -> Result<BindingView, serde_json::Error> {
     })
 }
 
-/// What a pass read about the placement's bindings, by binding name: the version each write is
-/// conditional on, and the finalizers each keeps without the scheduler's.
-#[derive(Clone, Copy)]
-struct Known<'a> {
-    versions: &'a HashMap<String, String>,
-    finalizers: &'a HashMap<String, Vec<String>>,
-}
-
+/// `bindings`: the placement's bindings as this pass read them, by name.
 async fn act(
     ctx: &Context,
     api: &Api<DynamicObject>,
-    known: Known<'_>,
+    bindings: &HashMap<String, &DynamicObject>,
     placement: &str,
     ns: Option<&str>,
     policy_snapshot: &str,
     action: BindingAction,
 ) -> Result<(), Error> {
-    let resource_version = |name: &str| known.versions.get(name).cloned();
+    let resource_version = |name: &str| bindings.get(name).and_then(|b| b.resource_version());
     match action {
         BindingAction::Create {
             name,
@@ -385,9 +367,8 @@ async fn act(
             info!(%placement, %binding, "unscheduled");
         }
         BindingAction::DropFinalizer { binding } => {
-            if let Some(kept) = known.finalizers.get(&binding) {
-                let patch = json!({"metadata": {"finalizers": kept, "resourceVersion": resource_version(&binding)}});
-                ok_if_missing(api.patch(&binding, &params(), &Patch::Merge(&patch)).await.map(|_| ()))?;
+            if let Some(obj) = bindings.get(&binding) {
+                set_finalizers(api, obj, without(obj, SCHEDULER_BINDING_CLEANUP_FINALIZER)).await?;
             }
         }
     }

@@ -1,12 +1,12 @@
 //! Status marks shared by the phases: run succeeded or failed, stage failed, stage times.
 
-use crate::controllers::compat::Profile;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::condition::Condition;
 use crate::api::placement::{ClusterUpdatingStatus, StageUpdatingStatus, UpdateRunStatus};
 use crate::conditions::{Status, set};
+use crate::controllers::compat::Profile;
 use crate::controllers::update_run::reasons::{cluster, msg, run, stage, types};
 
 /// §3.14: the run is done.

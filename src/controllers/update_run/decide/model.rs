@@ -1,6 +1,5 @@
 //! What `decide` reads (the observed world, as plain values) and what it returns.
 
-use crate::controllers::compat::Profile;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use crate::api::placement::{
     ApplyStrategy, ClusterResourceBindingSpec, ClusterStagedUpdateRunSpec, PlacementType, RolloutStrategyType,
     UpdateRunStatus, UpdateStrategySpec,
 };
+use crate::controllers::compat::Profile;
 
 /// Which twin a run is: the cluster-scoped kinds or the namespaced ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

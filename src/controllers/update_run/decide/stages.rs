@@ -7,8 +7,7 @@ use kube::core::{Selector, SelectorExt};
 
 use super::arith::parse_wait_time;
 use super::failure::{Category, Failure, validation_abort};
-use super::model::MemberView;
-use super::model::TaskPosition;
+use super::model::{MemberView, TaskPosition};
 use crate::api::labels::DELETE_STAGE_NAME;
 use crate::api::placement::{
     ClusterUpdatingStatus, StageConfig, StageTask, StageTaskStatus, StageTaskType, StageUpdatingStatus,

@@ -2059,28 +2059,26 @@ fn sd25_upstream_profile_names_approvals_and_reasons_as_upstreams_code() {
 
 #[test]
 fn sd25_upstream_profile_asks_for_the_first_snapshot_of_an_external_placement() {
-    let mut w = World::doc_a();
-    w.obs.run.spec.resource_snapshot_index = None;
-    w.obs.resource_snapshots.clear();
-    let d = w.pass().clone();
-    assert_eq!(
-        w.run_condition(types::INITIALIZED),
-        pair("False", run::INITIALIZATION_PENDING)
-    );
+    // A run without an index on a placement with no snapshot yet: its first pass.
+    let first_pass = |profile| {
+        let mut w = World::doc_a();
+        w.obs.profile = profile;
+        w.obs.run.spec.resource_snapshot_index = None;
+        w.obs.resource_snapshots.clear();
+        let d = w.pass().clone();
+        assert_eq!(
+            w.run_condition(types::INITIALIZED),
+            pair("False", run::INITIALIZATION_PENDING)
+        );
+        (w, d)
+    };
+    let (_, d) = first_pass(crate::controllers::compat::Profile::Documents);
     assert!(
         !d.actions.contains(&Action::RequestSnapshot),
         "documents: the placement snapshots by itself"
     );
 
-    let mut w = World::doc_a();
-    w.obs.profile = crate::controllers::compat::Profile::Upstream;
-    w.obs.run.spec.resource_snapshot_index = None;
-    w.obs.resource_snapshots.clear();
-    let d = w.pass().clone();
-    assert_eq!(
-        w.run_condition(types::INITIALIZED),
-        pair("False", run::INITIALIZATION_PENDING)
-    );
+    let (mut w, d) = first_pass(crate::controllers::compat::Profile::Upstream);
     assert!(d.actions.contains(&Action::RequestSnapshot));
     w.pass();
     assert_eq!(w.run_condition(types::INITIALIZED), pair("True", run::INITIALIZED));
