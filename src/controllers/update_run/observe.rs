@@ -45,6 +45,9 @@ pub enum ObserveError {
     /// brings it wakes the run again.
     #[error("waiting for the watch cache to show binding {0} as written")]
     Stale(String),
+    /// A watch cache's writer is gone (the controller is shutting down).
+    #[error("the {0} watch cache is closed")]
+    CacheClosed(&'static str),
     /// An object did not parse.
     #[error("parsing {what}: {source}")]
     Parse {
@@ -78,6 +81,20 @@ pub struct Caches {
 }
 
 impl Caches {
+    /// Waits for both caches' first full list. A new leader's (or restarted hub's) first pass
+    /// would otherwise see an empty binding cache and judge every cluster of a running run to
+    /// have left its selection, failing the run.
+    pub async fn ready(&self) -> Result<(), ObserveError> {
+        self.bindings
+            .wait_until_ready()
+            .await
+            .map_err(|_| ObserveError::CacheClosed("binding"))?;
+        self.members
+            .wait_until_ready()
+            .await
+            .map_err(|_| ObserveError::CacheClosed("member cluster"))
+    }
+
     /// Remembers bindings a pass pointed at a run's version.
     pub fn remember(&self, namespace: Option<&str>, started: &[(String, i64)]) {
         if let Ok(mut written) = self.written.lock() {
@@ -117,6 +134,7 @@ pub async fn observe(
     caches: &Caches,
     run: RunView,
 ) -> Result<Observed, ObserveError> {
+    caches.ready().await?;
     let now = Timestamp::now();
     let mut observed = Observed {
         now,
