@@ -89,6 +89,7 @@ async fn typed_objects_round_trip_through_the_api_server() {
         &name,
         ClusterStagedUpdateStrategySpec {
             stages: vec![stage.clone()],
+            ..Default::default()
         },
     );
     let created = api.create(&PostParams::default(), &strategy).await.expect("create");

@@ -20,6 +20,9 @@ pub enum UpdateRunState {
     Run,
     /// Stop starting new work; resume later with `Run`.
     Stop,
+    /// Stagehand extension (SD-32): end the run for good, at once. Clusters updating are left as
+    /// they are (nothing is rolled back); the run cannot be resumed.
+    Abort,
 }
 
 twin_kinds! {
@@ -28,6 +31,8 @@ twin_kinds! {
             {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Initialize' && self.state == 'Stop')", "message": "invalid state transition: cannot transition from Initialize to Stop"},
             {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Run' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Run to Initialize"},
             {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Stop' && self.state == 'Initialize')", "message": "invalid state transition: cannot transition from Stop to Initialize"},
+            {"rule": "!(has(oldSelf.state) && oldSelf.state == 'Abort' && self.state != 'Abort')", "message": "invalid state transition: an aborted run cannot be resumed; create a new run"},
+            {"rule": "!has(oldSelf.retryFailedClusters) || has(self.retryFailedClusters)", "message": "retryFailedClusters cannot be removed"},
             {"rule": "(has(self.resourceSnapshotIndex) ? self.resourceSnapshotIndex : '') == (has(oldSelf.resourceSnapshotIndex) ? oldSelf.resourceSnapshotIndex : '')", "message": "resourceSnapshotIndex is immutable"}
         ]))]
     },
@@ -41,7 +46,11 @@ twin_kinds! {
         printcolumn(name = "Succeeded", type_ = "string", json_path = r#".status.conditions[?(@.type=="Succeeded")].status"#),
         printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
         printcolumn(name = "Strategy", type_ = "string", json_path = ".spec.stagedRolloutStrategyName", priority = 1),
+        printcolumn(name = "Failed", type_ = "integer", json_path = ".status.clusterCounts.failed", priority = 1),
+        printcolumn(name = "Skipped", type_ = "integer", json_path = ".status.clusterCounts.skipped", priority = 1),
+        printcolumn(name = "Excluded", type_ = "integer", json_path = ".status.clusterCounts.excluded", priority = 1),
         validation = kube::core::Rule::new("size(self.metadata.name) < 64").message("metadata.name max length is 63"),
+        validation = kube::core::Rule::new("!has(self.spec.retryFailedClusters) || (has(oldSelf.spec.retryFailedClusters) && oldSelf.spec.retryFailedClusters == self.spec.retryFailedClusters) || (has(oldSelf.status) && has(oldSelf.status.conditions) && oldSelf.status.conditions.exists(c, c.type == 'Succeeded' && c.status == 'False' && c.reason == 'UpdateRunFailed'))").message("spec.retryFailedClusters can be raised only on a run that failed (Succeeded=False, reason UpdateRunFailed)"),
     },
     fields: {
         /// Placement to roll out (same namespace for a StagedUpdateRun). Immutable.
@@ -55,10 +64,27 @@ twin_kinds! {
         /// Strategy (same scope and namespace) whose stages the run follows. Immutable.
         #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "stagedRolloutStrategyName is immutable"}]))]
         pub staged_rollout_strategy_name: String,
-        /// `Initialize`, `Run` (default, SD-1) or `Stop`.
+        /// `Initialize`, `Run` (default, SD-1), `Stop` or `Abort` (SD-32).
         #[serde(default)]
         #[schemars(extend("default" = "Run"))]
         pub state: UpdateRunState,
+        /// Stagehand extension (SD-31): raise by one to retry the clusters that failed the run,
+        /// with the same resource snapshot; the run goes on from the stage that failed. Allowed
+        /// only while the run has failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 1), extend("x-kubernetes-validations" = [{"rule": "self >= oldSelf", "message": "retryFailedClusters can only be raised"}]))]
+        pub retry_failed_clusters: Option<i32>,
+        /// Stagehand extension (SD-32): member clusters the run leaves out from now on. A cluster
+        /// not started yet is skipped; one updating is no longer waited for. Names must be
+        /// clusters of the run's stages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = 1000), extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "maxLength": 63}))]
+        pub skip_clusters: Option<Vec<String>>,
+        /// Stagehand extension (SD-32): stages the run skips: their clusters not started yet are
+        /// skipped and their tasks are not waited for. Names must be stages of the run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = 32), extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "maxLength": 63}))]
+        pub skip_stages: Option<Vec<String>>,
     },
     kinds: {
         /// Spec of a `ClusterStagedUpdateRun`: roll one resource snapshot of a ClusterResourcePlacement out, stage by stage.
@@ -104,10 +130,39 @@ pub struct UpdateRunStatus {
     /// The final stage that removes clusters no longer selected (`kubernetes-fleet.io/deleteStage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_stage_status: Option<StageUpdatingStatus>,
-    /// `Initialized`, `Progressing`, `Succeeded`.
+    /// `Initialized`, `Progressing`, `Succeeded`, and `ControlAccepted` when the run uses
+    /// `skipClusters`, `skipStages` or `retryFailedClusters` (SD-32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Option<Vec<Condition>>,
+    /// Stagehand extension (SD-34): the run's failed, skipped and excluded clusters in numbers
+    /// (the `-o wide` columns). Present once one of them is not zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_counts: Option<ClusterCounts>,
+    /// Stagehand extension (SD-33): picked clusters that no stage selects, left out of the run
+    /// (`unmatchedClusters: Skip`), or newcomers that match no stage (SD-28); at most 100 names,
+    /// `clusterCounts.excluded` counts them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmatched_clusters: Option<Vec<String>>,
+    /// Stagehand extension (SD-31): the last `spec.retryFailedClusters` the run acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_retry_failed_clusters: Option<i32>,
+}
+
+/// Failed, skipped and excluded clusters in numbers (SD-34).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterCounts {
+    /// Clusters whose update failed (tolerated within a stage's `maxFailures`, or the run's failure).
+    #[serde(default)]
+    pub failed: i32,
+    /// Clusters the run skipped (`skipClusters`, `skipStages`, or departed under `Freeze`).
+    #[serde(default)]
+    pub skipped: i32,
+    /// Clusters picked by the placement that the run leaves out (newcomers under `Freeze`,
+    /// unmatched clusters under `unmatchedClusters: Skip`).
+    #[serde(default)]
+    pub excluded: i32,
 }
 
 /// Progress of one stage.
@@ -142,6 +197,15 @@ pub struct StageUpdatingStatus {
     /// or failed (at most 100), and each binding carries its cluster's detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_summary: Option<StageClusterSummary>,
+    /// Stagehand extension (SD-34): the stage's failed, skipped and excluded clusters in numbers.
+    /// Present once one of them is not zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_counts: Option<ClusterCounts>,
+    /// Stagehand extension (SD-28): clusters that joined the placement's selection during the
+    /// run and match this stage, left for the next run; at most 100 names,
+    /// `clusterCounts.excluded` counts them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded_clusters: Option<Vec<String>>,
 }
 
 /// The clusters of one stage in numbers (SD-22).
@@ -175,7 +239,7 @@ pub struct ClusterUpdatingStatus {
     /// ClusterResourceOverride snapshots that apply to the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_resource_override_snapshots: Option<Vec<String>>,
-    /// `Started`, `Succeeded`.
+    /// `Started`, `Succeeded`, and `Skipped` for a cluster the run skipped (SD-32, SD-28).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Option<Vec<Condition>>,

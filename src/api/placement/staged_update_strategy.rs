@@ -7,7 +7,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 twin_kinds! {
-    attrs: {},
+    attrs: {
+        #[schemars(extend("x-kubernetes-validations" = [
+            {"rule": "!has(self.unmatchedClusters) || self.unmatchedClusters != 'FinalStage' || !self.stages.exists(s, s.name == 'unmatched-clusters')", "message": "unmatchedClusters: FinalStage adds a stage named unmatched-clusters; rename the strategy's stage of that name"}
+        ]))]
+    },
     kube: {
     },
     fields: {
@@ -15,6 +19,18 @@ twin_kinds! {
         /// keyed by `name`, so the API server rejects a duplicate as `Duplicate value: ...{"name":"<stage>"}`.
         #[schemars(length(min = 1, max = 31), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
         pub stages: Vec<StageConfig>,
+        /// Stagehand extension (SD-28): what a run does when a cluster joins or leaves the
+        /// placement's selection while it runs. `Fail` (the default, upstream's behaviour) fails
+        /// the run; `Freeze` keeps the clusters the run started with: a newcomer is left for the
+        /// next run and listed as excluded, a departed cluster not yet updated is skipped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub membership_changes: Option<MembershipChanges>,
+        /// Stagehand extension (SD-33): what a run does with picked clusters that no stage
+        /// selects. `Fail` (the default, upstream's behaviour) fails initialization naming them;
+        /// `Skip` leaves them out (listed in `status.unmatchedClusters`); `FinalStage` updates them
+        /// one at a time in a last stage named `unmatched-clusters`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub unmatched_clusters: Option<UnmatchedClusters>,
     },
     kinds: {
         /// Spec of a `ClusterStagedUpdateStrategy`: the stages a ClusterStagedUpdateRun rolls out through.
@@ -77,6 +93,49 @@ pub struct StageConfig {
         {"rule": "!self.exists(e, e.type == 'TimedWait')", "message": "BeforeStageTaskType cannot be TimedWait"}
     ]))]
     pub before_stage_tasks: Option<Vec<StageTask>>,
+    /// Stagehand extension (SD-29): how many of the stage's clusters may fail while the run
+    /// goes on: a number (0 or more) or a percentage of the stage's clusters (rounded down).
+    /// When set, a cluster whose binding reports a failure is failed at once instead of being
+    /// waited for; more failures than the budget fail the stage and the run. Absent: no failure
+    /// is tolerated and failures are retried (upstream's behaviour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend(
+        "pattern" = "^(100|[1-9]?[0-9])%$",
+        "x-kubernetes-validations" = [{"rule": "type(self) != int || self >= 0", "message": "maxFailures must be 0 or more, or a percentage such as 20%"}]
+    ))]
+    pub max_failures: Option<IntOrString>,
+    /// Stagehand extension (SD-30): how long each cluster of the stage has, from the start of
+    /// its update, to become available, e.g. `30s` or `10m` (units h, m, s; 1s to 24h). A
+    /// cluster past its deadline fails, which counts against `maxFailures`. Absent: no deadline
+    /// (upstream only reports a run stuck after 5 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        regex(pattern = r"^(?:(?:0|[1-9][0-9]*)(\.[0-9]+)?(?:s|m|h))+$"),
+        extend("x-kubernetes-validations" = [{"rule": "duration(self) >= duration('1s') && duration(self) <= duration('24h')", "message": "progressDeadline must be between 1s and 24h, such as 30s or 10m"}])
+    )]
+    pub progress_deadline: Option<String>,
+}
+
+/// What a run does when its fleet changes while it runs (SD-28).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum MembershipChanges {
+    /// The run fails (upstream's behaviour).
+    #[default]
+    Fail,
+    /// The run keeps the clusters it started with; newcomers are excluded, departed clusters skipped.
+    Freeze,
+}
+
+/// What a run does with picked clusters that no stage selects (SD-33).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum UnmatchedClusters {
+    /// Initialization fails, naming the clusters (upstream's behaviour).
+    #[default]
+    Fail,
+    /// The clusters are left out of the run.
+    Skip,
+    /// The clusters are updated, one at a time, in a last stage named `unmatched-clusters`.
+    FinalStage,
 }
 
 /// Kind of a stage task.

@@ -76,6 +76,9 @@ impl UpdateRunObject for StagedUpdateRun {
             resource_snapshot_index: self.spec.resource_snapshot_index.clone(),
             staged_rollout_strategy_name: self.spec.staged_rollout_strategy_name.clone(),
             state: self.spec.state,
+            retry_failed_clusters: self.spec.retry_failed_clusters,
+            skip_clusters: self.spec.skip_clusters.clone(),
+            skip_stages: self.spec.skip_stages.clone(),
         }
     }
 

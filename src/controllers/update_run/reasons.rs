@@ -34,6 +34,10 @@ pub mod types {
     pub const AVAILABLE: &str = "Available";
     /// Binding: a ReportDiff apply strategy reported its diff.
     pub const DIFF_REPORTED: &str = "DiffReported";
+    /// Cluster (Stagehand extension, SD-28/SD-32): the run left the cluster out.
+    pub const SKIPPED: &str = "Skipped";
+    /// Run (Stagehand extension, SD-31/SD-32): whether the run control fields are acted on.
+    pub const CONTROL_ACCEPTED: &str = "ControlAccepted";
 }
 
 /// Run reasons.
@@ -60,6 +64,13 @@ pub mod run {
     pub const SUCCEEDED: &str = "UpdateRunSucceeded";
     /// Progressing=False and Succeeded=False.
     pub const FAILED: &str = "UpdateRunFailed";
+    /// Progressing=False and Succeeded=False: `state: Abort` (SD-32).
+    pub const ABORTED: &str = "UpdateRunAborted";
+    /// ControlAccepted=True: the skip lists and retry request are acted on (SD-31, SD-32).
+    pub const CONTROL_ACCEPTED: &str = "UpdateRunControlAccepted";
+    /// ControlAccepted=False: a skip list names something not in the run, or a retry cannot
+    /// be carried out; nothing of the request is applied (SD-31, SD-32).
+    pub const CONTROL_REJECTED: &str = "UpdateRunControlRejected";
 }
 
 /// Stage reasons.
@@ -78,6 +89,12 @@ pub mod stage {
     pub const FAILED: &str = "StageUpdatingFailed";
     /// The stage has no clusters.
     pub const SKIPPED: &str = "StageUpdatingSkippedNoClusters";
+    /// The stage is named in `spec.skipStages` (SD-32).
+    pub const SKIPPED_BY_REQUEST: &str = "StageUpdatingSkippedByRequest";
+    /// More clusters failed than the stage's `maxFailures` allows (SD-29).
+    pub const FAILURE_BUDGET_EXCEEDED: &str = "StageUpdatingFailureBudgetExceeded";
+    /// The run was aborted while working on the stage (SD-32).
+    pub const ABORTED: &str = "StageUpdatingAborted";
 }
 
 /// Cluster reasons.
@@ -86,8 +103,16 @@ pub mod cluster {
     pub const STARTED: &str = "ClusterUpdatingStarted";
     /// Succeeded=True.
     pub const SUCCEEDED: &str = "ClusterUpdatingSucceeded";
-    /// Succeeded=False (preempted).
+    /// Succeeded=False (preempted, or a failure counted against `maxFailures`, SD-29).
     pub const FAILED: &str = "ClusterUpdatingFailed";
+    /// Succeeded=False: not available within the stage's `progressDeadline` (SD-30).
+    pub const DEADLINE_EXCEEDED: &str = "ClusterUpdatingDeadlineExceeded";
+    /// Skipped=True: named in `spec.skipClusters` or its stage in `spec.skipStages` (SD-32).
+    pub const SKIPPED_BY_REQUEST: &str = "ClusterUpdatingSkippedByRequest";
+    /// Started=False: a retry cleared the cluster's failure; it starts again (SD-31).
+    pub const RETRYING: &str = "ClusterUpdatingRetrying";
+    /// Skipped=True: left the placement's selection during a `Freeze` run (SD-28).
+    pub const SKIPPED_DEPARTED: &str = "ClusterUpdatingSkippedDeparted";
 }
 
 /// Stage task reasons (SD-6: the documents' position-specific approval reasons).
@@ -127,6 +152,25 @@ pub const IN_PROGRESS_BINDING_REASONS: [&str; 4] = [
 pub mod msg {
     /// Progressing=True while executing.
     pub const RUN_PROGRESSING: &str = "The update run is making progress";
+    /// Succeeded=False after `state: Abort` (SD-32).
+    pub const RUN_ABORTED_BY_REQUEST: &str = "The update run was aborted by spec.state: Abort; clusters are left as they were, and the run cannot be resumed";
+    /// Stage Progressing=False after `state: Abort` (SD-32).
+    pub const STAGE_ABORTED_BY_REQUEST: &str = "The update run was aborted while working on this stage";
+    /// Stage skipped by `spec.skipStages` (SD-32).
+    pub const STAGE_SKIPPED_BY_REQUEST: &str = "Stage skipped: it is named in spec.skipStages";
+    /// Cluster skipped by `spec.skipClusters` (SD-32).
+    pub const CLUSTER_SKIPPED_BY_NAME: &str = "Cluster skipped: it is named in spec.skipClusters";
+    /// Cluster skipped by `spec.skipStages` (SD-32).
+    pub const CLUSTER_SKIPPED_BY_STAGE: &str = "Cluster skipped: its stage is named in spec.skipStages";
+    /// Cluster skipped because it left the selection under `Freeze` (SD-28).
+    pub const CLUSTER_DEPARTED: &str =
+        "Cluster skipped: it left the placement's selection during the run (membershipChanges: Freeze)";
+    /// Started=False after a retry cleared the failure (SD-31).
+    pub const CLUSTER_RETRY_PENDING: &str = "Cluster failed; spec.retryFailedClusters asks to start it again";
+    /// Started=True for a retried cluster (SD-31).
+    pub const CLUSTER_RETRIED: &str = "Cluster update started again by spec.retryFailedClusters";
+    /// ControlAccepted=True (SD-31, SD-32).
+    pub const CONTROL_ACCEPTED: &str = "The run's skip lists and retry request are applied";
     /// Run stopping.
     pub const RUN_STOPPING: &str = "The update run is the process of stopping, waiting for all the updating/deleting clusters to finish updating before completing the stop process";
     /// Run stopped.

@@ -78,6 +78,11 @@ pub fn begin(status: &mut UpdateRunStatus, limit: usize) {
     }
 }
 
+/// Whether a stage has finished (its clusters are no longer all listed in a compact status).
+pub fn is_finished(stage: &StageUpdatingStatus, generation: i64) -> bool {
+    is_true_for(&stage.conditions, types::SUCCEEDED, generation)
+}
+
 fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -191,12 +196,21 @@ fn compact_stage(stage: &mut StageUpdatingStatus, generation: i64, deletion: boo
     };
     let succeeded = |c: &ClusterUpdatingStatus| is_true_for(&c.conditions, types::SUCCEEDED, generation);
     let started = |c: &ClusterUpdatingStatus| is_true_for(&c.conditions, types::STARTED, generation);
-    let failed = |c: &ClusterUpdatingStatus| is_false_for(&c.conditions, types::SUCCEEDED, generation);
+    // Failed (SD-29) and skipped (SD-32) clusters stay listed, so that they remain named.
+    let failed = |c: &ClusterUpdatingStatus| {
+        is_false_for(&c.conditions, types::SUCCEEDED, generation)
+            || is_true_for(&c.conditions, types::SKIPPED, generation)
+    };
     if is_true_for(&stage.conditions, types::SUCCEEDED, generation) {
-        summary.succeeded = summary.total;
+        let succeeded = stage.clusters.iter().filter(|c| succeeded(c)).count();
+        let listed = stage.clusters.len();
+        stage.clusters.retain(|c| failed(c));
+        stage.clusters.truncate(INLINE_CAP);
+        // A finished stage lists no cluster that succeeded: those not listed count as succeeded.
+        let not_succeeded = listed.saturating_sub(succeeded);
+        summary.succeeded = summary.total.saturating_sub(count(not_succeeded)).max(0);
         summary.updating = 0;
         summary.unlisted = 0;
-        stage.clusters.clear();
     } else {
         let unfinished = stage.clusters.iter().filter(|c| !succeeded(c)).count();
         summary.succeeded = if deletion {

@@ -7,16 +7,18 @@ use jiff::Timestamp;
 
 use super::approval::process_approval;
 use super::arith::{effective_max_concurrency, parse_wait_time, stuck_cluster_list};
+use super::control::Skips;
 use super::failure::{Category, Failure, abort};
 use super::judge::{Verdict, in_sync, judge, rollout_started};
 use super::marks::{self, mark_end, mark_start, run_progressing, run_waiting, stage_started, stage_succeeded};
 use super::model::{Action, BindingTarget, BindingView, Next, Observed, TaskPosition};
+use super::outcome::{Outcome, describe_budget, failure_budget, mark_failed, mark_skipped, name_list, outcome};
 use super::validate::Plan;
 use crate::api::placement::{
     ApplyStrategy, ClusterUpdatingStatus, StageConfig, StageTaskType, StageUpdatingStatus, UpdateRunStatus,
 };
-use crate::conditions::{Status, find, is_false_for, is_true_for, set, transition_time};
-use crate::controllers::update_run::reasons::{msg, run, stage, task, types};
+use crate::conditions::{Status, find, is_true_for, set, transition_time};
+use crate::controllers::update_run::reasons::{cluster as cluster_reason, msg, run, stage, task, types};
 
 /// A started cluster that has not succeeded for this long is reported stuck.
 pub const STUCK_THRESHOLD: Duration = Duration::from_secs(5 * 60);
@@ -35,6 +37,9 @@ pub enum StepEnd {
     /// The run cannot go on; the stage being processed (index, or `None` for the deletion stage)
     /// is marked failed with the message.
     Aborted(Option<usize>, String),
+    /// More clusters of the stage failed than its `maxFailures` allows (SD-29): the stage and
+    /// the run fail, and a retry can resume them (SD-31).
+    BudgetExceeded(usize, String),
 }
 
 /// What every phase of a step needs.
@@ -53,6 +58,8 @@ pub struct Step<'a> {
     pub applied: ApplyStrategy,
     /// Side effects so far.
     pub actions: Vec<Action>,
+    /// The accepted skip lists (SD-32).
+    pub skips: Skips,
 }
 
 impl Step<'_> {
@@ -89,6 +96,11 @@ pub fn run_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) ->
         return StepEnd::Aborted(Some(index), "stage status missing".into());
     };
     let stage_name = stage_status.stage_name.clone();
+
+    if step.skips.stages.contains(&stage_name) {
+        marks::stage_skipped_by_request(stage_status, generation, now);
+        return StepEnd::Continue(Next::After(Duration::ZERO));
+    }
 
     if stage_status.clusters.is_empty() {
         mark_start(stage_status, now);
@@ -141,7 +153,19 @@ pub fn run_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) ->
         Ok(limit) => limit,
         Err(err) => return StepEnd::Aborted(Some(index), abort_text(abort(Category::User, err))),
     };
-    let walk = walk_clusters(step, stage_status, limit);
+    let total = stage_status.clusters.len();
+    let rules = Rules {
+        max_failures: config.max_failures.as_ref(),
+        budget: match failure_budget(config.max_failures.as_ref(), total) {
+            Ok(budget) => budget,
+            Err(err) => return StepEnd::Aborted(Some(index), abort_text(abort(Category::User, err))),
+        },
+        deadline_ms: config
+            .progress_deadline
+            .as_deref()
+            .and_then(|d| parse_wait_time(d).ok()),
+    };
+    let walk = walk_clusters(step, stage_status, limit, &rules);
 
     if !walk.stuck.is_empty() {
         let message = format!(
@@ -161,13 +185,17 @@ pub fn run_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) ->
         run_progressing(status, step.obs.profile, generation, now);
     }
     if let Some(message) = walk.abort {
+        if walk.budget_exceeded {
+            return StepEnd::BudgetExceeded(index, message);
+        }
         return StepEnd::Aborted(Some(index), message);
     }
     if !walk.retry.is_empty() {
         return StepEnd::Continue(Next::Retry(walk.retry.join("; ")));
     }
     if walk.finished < walk.total {
-        return StepEnd::Continue(Next::After(CLUSTER_POLL));
+        let poll = walk.next_deadline.map_or(CLUSTER_POLL, |d| d.min(CLUSTER_POLL));
+        return StepEnd::Continue(Next::After(poll));
     }
     let Some(stage_status) = status.stages_status.as_mut().and_then(|s| s.get_mut(index)) else {
         return StepEnd::Aborted(Some(index), "stage status missing".into());
@@ -217,10 +245,25 @@ struct Walk {
     stuck: Vec<String>,
     retry: Vec<String>,
     abort: Option<String>,
+    /// The earliest progress deadline still ahead (SD-30).
+    next_deadline: Option<Duration>,
+    /// More clusters failed than the stage's budget allows (SD-29).
+    budget_exceeded: bool,
 }
 
-/// §3.9.2: start clusters up to the limit, check the started ones.
-fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit: usize) -> Walk {
+/// The stage's failure rules (SD-29, SD-30).
+struct Rules<'c> {
+    /// `maxFailures` as configured.
+    max_failures: Option<&'c k8s_openapi::apimachinery::pkg::util::intstr::IntOrString>,
+    /// Failures tolerated; `None` when the stage has no budget (upstream's behaviour).
+    budget: Option<usize>,
+    /// `progressDeadline` in milliseconds.
+    deadline_ms: Option<u64>,
+}
+
+/// §3.9.2: start clusters up to the limit, check the started ones. Clusters that succeeded,
+/// failed or were skipped hold no slot (SD-29, SD-32).
+fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit: usize, rules: &Rules) -> Walk {
     let (generation, now) = (step.generation, step.now);
     let stage_name = stage_status.stage_name.clone();
     let mut walk = Walk {
@@ -229,24 +272,37 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
     };
     let mut updating = 0usize;
     let mut aborts = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
     let mut stage_started_now = false;
     for cluster in stage_status.clusters.iter_mut() {
-        if updating >= limit {
-            break;
+        let name = cluster.cluster_name.clone();
+        match outcome(cluster, generation) {
+            Outcome::Succeeded | Outcome::Skipped => {
+                walk.finished += 1;
+                continue;
+            }
+            Outcome::Failed => {
+                walk.finished += 1;
+                failed.push(name);
+                continue;
+            }
+            Outcome::Waiting | Outcome::Updating => {}
         }
-        if is_true_for(&cluster.conditions, types::SUCCEEDED, generation) {
+        if step.skips.clusters.contains(&name) {
+            mark_skipped(
+                cluster,
+                cluster_reason::SKIPPED_BY_REQUEST,
+                msg::CLUSTER_SKIPPED_BY_NAME,
+                generation,
+                now,
+            );
             walk.finished += 1;
             continue;
         }
-        updating += 1;
-        let name = cluster.cluster_name.clone();
-        if is_false_for(&cluster.conditions, types::SUCCEEDED, generation) {
-            aborts.push(abort(
-                Category::Plain,
-                format!("the cluster `{name}` in the stage {stage_name} has failed"),
-            ));
+        if updating >= limit {
             continue;
         }
+        updating += 1;
         let Some(binding) = step.plan.selected.get(&name).copied() else {
             aborts.push(abort(
                 Category::Internal,
@@ -261,7 +317,11 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                     continue;
                 }
                 Ok(already_done) => {
+                    let retrying = find(&cluster.conditions, types::STARTED).is_some_and(|c| c.status == "False");
                     marks::cluster_started(cluster, generation, now);
+                    if retrying {
+                        marks::cluster_restarted(cluster, generation, now);
+                    }
                     stage_started_now = true;
                     if already_done {
                         marks::cluster_succeeded(cluster, generation, now);
@@ -280,21 +340,46 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                 "the binding of the updating cluster `{name}` in the stage `{stage_name}` is not up-to-date with the desired status, please check the status of binding `{}` and see if there is a concurrent updateRun referencing the same placement and updating the same cluster",
                 step.obs.run.key_of(&binding.name)
             );
-            set(
-                &mut cluster.conditions,
-                types::SUCCEEDED,
-                Status::False,
-                crate::controllers::update_run::reasons::cluster::FAILED,
-                message.clone(),
-                generation,
-                now,
-            );
+            mark_failed(cluster, cluster_reason::FAILED, message.clone(), generation, now);
             aborts.push(abort(Category::User, message));
             continue;
         }
-        match judge(binding) {
-            Verdict::Succeeded => {
-                marks::cluster_succeeded(cluster, generation, now);
+        let verdict = judge(binding);
+        if verdict == Verdict::Succeeded {
+            marks::cluster_succeeded(cluster, generation, now);
+            walk.finished += 1;
+            updating -= 1;
+            continue;
+        }
+        // SD-30: past its deadline, a cluster that is not available has failed.
+        let started = transition_time(&cluster.conditions, types::STARTED).unwrap_or(now);
+        if let Some(deadline_ms) = rules.deadline_ms {
+            let deadline = started + jiff::SignedDuration::from_millis(deadline_ms as i64);
+            if now >= deadline {
+                let detail = match &verdict {
+                    Verdict::Failed(detail) => format!("; last failure: {detail}"),
+                    _ => String::new(),
+                };
+                let message = format!(
+                    "cluster `{name}` did not become available within the stage's progressDeadline {} (started at {}){detail}",
+                    super::arith::format_go_duration(deadline_ms),
+                    started.round(jiff::Unit::Second).unwrap_or(started)
+                );
+                mark_failed(cluster, cluster_reason::DEADLINE_EXCEEDED, message, generation, now);
+                failed.push(name);
+                walk.finished += 1;
+                updating -= 1;
+                continue;
+            }
+            let left: Duration = deadline.duration_since(now).try_into().unwrap_or_default();
+            walk.next_deadline = Some(walk.next_deadline.map_or(left, |d| d.min(left)));
+        }
+        match verdict {
+            // SD-29: with a budget, a reported failure fails the cluster at once.
+            Verdict::Failed(detail) if rules.budget.is_some() && failure_is_fresh(cluster, binding) => {
+                let message = format!("cluster `{name}` failed in stage `{stage_name}`: {detail}");
+                mark_failed(cluster, cluster_reason::FAILED, message, generation, now);
+                failed.push(name);
                 walk.finished += 1;
                 updating -= 1;
             }
@@ -307,7 +392,7 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                     walk.stuck.push(name);
                 }
             }
-            Verdict::Updating => {
+            _ => {
                 if step.is_stuck(cluster) {
                     walk.stuck.push(name);
                 }
@@ -316,6 +401,27 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
     }
     if stage_started_now {
         stage_started(stage_status, generation, now);
+    }
+    let allowed = rules.budget.unwrap_or(0);
+    if failed.len() > allowed {
+        aborts.push(if rules.budget.is_none() && rules.deadline_ms.is_none() {
+            abort(
+                Category::Plain,
+                format!("the cluster `{}` in the stage {stage_name} has failed", failed[0]),
+            )
+        } else {
+            walk.budget_exceeded = true;
+            abort(
+                Category::Plain,
+                format!(
+                    "{} of the {} clusters in stage `{stage_name}` failed, more than its failure budget maxFailures {} allows: {}",
+                    failed.len(),
+                    walk.total,
+                    describe_budget(rules.max_failures, allowed, walk.total),
+                    name_list(&failed)
+                ),
+            )
+        });
     }
     if !aborts.is_empty() {
         let texts: Vec<String> = aborts.into_iter().map(abort_text).collect();
@@ -326,6 +432,24 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
         });
     }
     walk
+}
+
+/// A failure a retried cluster's binding reported before the retry is not counted again: the run
+/// waits for a new report, the cluster's availability or its deadline (SD-31).
+fn failure_is_fresh(cluster: &ClusterUpdatingStatus, binding: &BindingView) -> bool {
+    let retried = find(&cluster.conditions, types::STARTED).is_some_and(|c| c.message == msg::CLUSTER_RETRIED);
+    if !retried {
+        return true;
+    }
+    let started = transition_time(&cluster.conditions, types::STARTED);
+    let reported = binding
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| c.status == "False")
+        .filter_map(|c| c.last_transition_time.as_ref().map(|t| t.0))
+        .max();
+    matches!((started, reported), (Some(s), Some(r)) if r >= s)
 }
 
 /// Starts one cluster: returns whether it is already done (its binding was already delivered

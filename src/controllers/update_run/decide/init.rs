@@ -9,9 +9,11 @@ use std::collections::BTreeSet;
 use super::arith::canonical_wait_time;
 use super::failure::{Category, Failure, validation_abort};
 use super::model::{BindingView, Observed, PlacementView, PolicySnapshotView};
-use super::stages::{compute_stages, deletion_stage};
+use super::outcome::{NAMES_CAP, refresh_counts};
+use super::stages::{compute_stages, deletion_stage, unmatched_failure};
 use crate::api::placement::{
-    BindingState, PlacementType, RolloutStrategyType, StageTaskType, UpdateRunStatus, UpdateStrategySpec,
+    BindingState, PlacementType, RolloutStrategyType, StageTaskType, UnmatchedClusters, UpdateRunStatus,
+    UpdateStrategySpec,
 };
 use crate::conditions::is_true_for;
 
@@ -208,8 +210,17 @@ pub fn initialize(obs: &Observed, status: &mut UpdateRunStatus) -> Result<(), Fa
         &selected,
         &obs.members,
     );
+    let unmatched_policy = snapshot.unmatched_clusters.unwrap_or_default();
     status.staged_update_strategy_snapshot = Some(snapshot);
-    status.stages_status = Some(stages?);
+    let assignment = stages?;
+    if !assignment.unmatched.is_empty() && unmatched_policy == UnmatchedClusters::Fail {
+        return Err(unmatched_failure(obs.profile, &assignment.unmatched));
+    }
+    // SD-33 `Skip`: the clusters are left out and named.
+    status.unmatched_clusters =
+        (!assignment.unmatched.is_empty()).then(|| assignment.unmatched.iter().take(NAMES_CAP).cloned().collect());
+    status.stages_status = Some(assignment.stages);
+    refresh_counts(status, assignment.unmatched.len(), obs.run.generation);
     status.deletion_stage_status = Some(deletion_stage(
         bindings.to_delete.iter().map(|b| b.spec.target_cluster.clone()),
     ));

@@ -55,6 +55,17 @@ pub fn run_failed(status: &mut UpdateRunStatus, message: &str, generation: i64, 
 
 /// §3.15: the stage being worked on failed.
 pub fn stage_failed(stage_status: &mut StageUpdatingStatus, message: &str, generation: i64, now: Timestamp) {
+    stage_failed_for(stage_status, stage::FAILED, message, generation, now);
+}
+
+/// The stage failed for the given reason (SD-29: its failure budget was exceeded).
+pub fn stage_failed_for(
+    stage_status: &mut StageUpdatingStatus,
+    reason: &str,
+    message: &str,
+    generation: i64,
+    now: Timestamp,
+) {
     mark_end(stage_status, now);
     set(
         &mut stage_status.conditions,
@@ -69,7 +80,7 @@ pub fn stage_failed(stage_status: &mut StageUpdatingStatus, message: &str, gener
         &mut stage_status.conditions,
         types::SUCCEEDED,
         Status::False,
-        stage::FAILED,
+        reason,
         message,
         generation,
         now,
@@ -173,6 +184,68 @@ pub fn cluster_succeeded(c: &mut ClusterUpdatingStatus, generation: i64, now: Ti
         Status::True,
         cluster::SUCCEEDED,
         msg::CLUSTER_SUCCEEDED,
+        generation,
+        now,
+    );
+}
+
+/// A retried cluster was started again (SD-31).
+pub fn cluster_restarted(c: &mut ClusterUpdatingStatus, generation: i64, now: Timestamp) {
+    set(
+        &mut c.conditions,
+        types::STARTED,
+        Status::True,
+        cluster::STARTED,
+        msg::CLUSTER_RETRIED,
+        generation,
+        now,
+    );
+}
+
+/// A failed cluster waits to be started again (SD-31).
+pub fn cluster_retry_pending(c: &mut ClusterUpdatingStatus, generation: i64, now: Timestamp) {
+    set(
+        &mut c.conditions,
+        types::STARTED,
+        Status::False,
+        cluster::RETRYING,
+        msg::CLUSTER_RETRY_PENDING,
+        generation,
+        now,
+    );
+}
+
+/// SD-32: a stage named in `spec.skipStages`: its clusters not finished are skipped, its tasks
+/// are not waited for.
+pub fn stage_skipped_by_request(stage_status: &mut StageUpdatingStatus, generation: i64, now: Timestamp) {
+    for c in stage_status.clusters.iter_mut() {
+        if !super::outcome::outcome(c, generation).is_final() {
+            super::outcome::mark_skipped(
+                c,
+                cluster::SKIPPED_BY_REQUEST,
+                msg::CLUSTER_SKIPPED_BY_STAGE,
+                generation,
+                now,
+            );
+        }
+    }
+    mark_start(stage_status, now);
+    mark_end(stage_status, now);
+    set(
+        &mut stage_status.conditions,
+        types::PROGRESSING,
+        Status::False,
+        stage::SKIPPED_BY_REQUEST,
+        msg::STAGE_SKIPPED_BY_REQUEST,
+        generation,
+        now,
+    );
+    set(
+        &mut stage_status.conditions,
+        types::SUCCEEDED,
+        Status::True,
+        stage::SKIPPED_BY_REQUEST,
+        msg::STAGE_SKIPPED_BY_REQUEST,
         generation,
         now,
     );

@@ -17,12 +17,14 @@
 mod approval;
 pub mod arith;
 pub mod compact;
+mod control;
 mod execute;
 pub mod failure;
 mod init;
 mod judge;
 mod marks;
 pub mod model;
+pub mod outcome;
 mod stages;
 mod stop;
 mod validate;
@@ -42,7 +44,7 @@ use validate::{Position, revalidate};
 use crate::api::labels::resource_snapshot_name;
 use crate::api::placement::{UpdateRunState, UpdateRunStatus};
 use crate::conditions::{Status, find, is_false_for, is_true_for, set, stamp_generation};
-use crate::controllers::update_run::reasons::{run, types};
+use crate::controllers::update_run::reasons::{run, stage, types};
 
 /// Retry delay while initialization is pending (SD-12); watches usually wake the run sooner.
 pub const PENDING_RETRY: Duration = Duration::from_secs(5);
@@ -73,6 +75,12 @@ pub fn decide(obs: &Observed) -> Decision {
             next,
         }
     };
+
+    // SD-32: an aborted run ends at once, wherever it was.
+    if control::wants_abort(&obs.run, &status, generation) {
+        control::abort_run(&mut status, generation, now);
+        return finish(status, vec![], Next::AwaitChange);
+    }
 
     if !is_true_for(&status.conditions, types::INITIALIZED, generation) {
         let pending =
@@ -131,10 +139,31 @@ pub fn decide(obs: &Observed) -> Decision {
             }
             Err(Failure::Retry(message)) => return finish(status, vec![], Next::Retry(message)),
         }
-    } else if is_true_for(&status.conditions, types::SUCCEEDED, generation)
-        || is_false_for(&status.conditions, types::SUCCEEDED, generation)
-    {
-        return finish(status, vec![], Next::AwaitChange);
+    } else if control::has_ended(&status, generation) {
+        // SD-31: a failed run resumes from its failed stage when a retry is asked for.
+        match control::pending_retry(&obs.run, &status) {
+            Some(asked) if control::can_retry(&status, generation) => {
+                control::reset_for_retry(&mut status, asked, generation, now);
+            }
+            Some(asked) => {
+                status.observed_retry_failed_clusters = Some(asked);
+                set(
+                    &mut status.conditions,
+                    types::CONTROL_ACCEPTED,
+                    Status::False,
+                    run::CONTROL_REJECTED,
+                    "spec.retryFailedClusters cannot be acted on: the run did not fail at a stage (it succeeded, was aborted, or failed a consistency check); create a new run",
+                    generation,
+                    now,
+                );
+                return finish(status, vec![], Next::AwaitChange);
+            }
+            None => return finish(status, vec![], Next::AwaitChange),
+        }
+    }
+    // A retry asked for before the run failed (at creation) is not kept for a later failure.
+    if let Some(asked) = control::pending_retry(&obs.run, &status) {
+        status.observed_retry_failed_clusters = Some(asked);
     }
 
     let plan = match revalidate(obs, &mut status) {
@@ -149,12 +178,15 @@ pub fn decide(obs: &Observed) -> Decision {
     };
     // SD-22: `revalidate` expanded a compact status; it is compacted again before it is written.
     let compact_mode = compact::is_compact(&status);
+    let unmatched_total = plan.unmatched_total;
     let finish = |mut status: UpdateRunStatus, more, next| {
+        outcome::refresh_counts(&mut status, unmatched_total, generation);
         if compact_mode {
             compact::compact(&mut status, generation);
         }
         finish(status, more, next)
     };
+    let skips = control::accepted_skips(&obs.run, &mut status, generation, now);
     if plan.position == Position::Done {
         marks::run_succeeded(&mut status, generation, now);
         return finish(status, vec![], Next::AwaitChange);
@@ -167,6 +199,7 @@ pub fn decide(obs: &Observed) -> Decision {
         snapshot_name: master_snapshot_name(obs, &status),
         applied: status.applied_strategy.clone().unwrap_or_default(),
         actions: Vec::new(),
+        skips,
     };
     let end = match obs.run.spec.state {
         UpdateRunState::Initialize => return finish(status, vec![], Next::AwaitChange),
@@ -185,6 +218,8 @@ pub fn decide(obs: &Observed) -> Decision {
             Position::Stage(i) => stop::stop_stage(&mut step, &mut status, i),
             _ => stop::stop_deletion(&mut step, &mut status),
         },
+        // Handled before initialization; an aborted run has ended.
+        UpdateRunState::Abort => return finish(status, vec![], Next::AwaitChange),
     };
     let step_actions = std::mem::take(&mut step.actions);
     match end {
@@ -192,6 +227,13 @@ pub fn decide(obs: &Observed) -> Decision {
         StepEnd::Finished => {
             marks::run_succeeded(&mut status, generation, now);
             finish(status, step_actions, Next::AwaitChange)
+        }
+        StepEnd::BudgetExceeded(index, message) => {
+            if let Some(stage_status) = status.stages_status.as_mut().and_then(|s| s.get_mut(index)) {
+                marks::stage_failed_for(stage_status, stage::FAILURE_BUDGET_EXCEEDED, &message, generation, now);
+            }
+            marks::run_failed(&mut status, &message, generation, now);
+            finish(status, vec![], Next::AwaitChange)
         }
         StepEnd::Aborted(stage_index, message) => {
             let stage_status = match stage_index {

@@ -8,17 +8,32 @@ use kube::core::{Selector, SelectorExt};
 use super::arith::parse_wait_time;
 use super::failure::{Category, Failure, validation_abort};
 use super::model::{MemberView, TaskPosition};
+use super::outcome::name_list;
 use crate::api::labels::DELETE_STAGE_NAME;
 use crate::api::placement::{
     ClusterUpdatingStatus, StageConfig, StageTask, StageTaskStatus, StageTaskType, StageUpdatingStatus,
-    UpdateStrategySpec,
+    UnmatchedClusters, UpdateStrategySpec,
 };
 use crate::controllers::compat::Profile;
+
+/// Name of the last stage `unmatchedClusters: FinalStage` adds (SD-33).
+pub const FINAL_STAGE_NAME: &str = "unmatched-clusters";
+
+/// The stages' clusters and the selected clusters that no stage picks.
+#[derive(Debug)]
+pub struct Assignment {
+    /// Every stage's status entry, in order (with the `FinalStage` stage last when asked for).
+    pub stages: Vec<StageUpdatingStatus>,
+    /// Selected clusters that no stage picks (none under `FinalStage`), by name.
+    pub unmatched: Vec<String>,
+}
 
 /// Computes every stage's clusters (in execution order) and task entries.
 ///
 /// `selected` are the target clusters of the selected bindings; clusters matched by a stage but not
-/// selected are ignored, and a selected cluster that no stage picks fails the run.
+/// selected are ignored. A selected cluster that no stage picks goes to the `unmatched-clusters`
+/// stage under `unmatchedClusters: FinalStage`, and is returned as unmatched otherwise: the
+/// caller fails the run on it ([`unmatched_failure`]) unless the strategy says `Skip` (SD-33).
 pub fn compute_stages(
     run: &str,
     profile: Profile,
@@ -26,7 +41,7 @@ pub fn compute_stages(
     strategy: &UpdateStrategySpec,
     selected: &BTreeSet<String>,
     members: &[MemberView],
-) -> Result<Vec<StageUpdatingStatus>, Failure> {
+) -> Result<Assignment, Failure> {
     let mut placed: BTreeSet<&str> = BTreeSet::new();
     let mut stages = Vec::with_capacity(strategy.stages.len());
     for stage in &strategy.stages {
@@ -59,19 +74,43 @@ pub fn compute_stages(
             clusters.iter().map(|(m, _)| m.name.clone()),
         ));
     }
-    let missing: Vec<&String> = selected.iter().filter(|c| !placed.contains(c.as_str())).collect();
-    if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().take(10).map(|s| s.as_str()).collect();
-        return Err(validation_abort(
-            Category::User,
-            format!(
-                "some clusters are not placed in any stage, total {}, showing up to 10: {}",
-                missing.len(),
-                shown.join(", ")
-            ),
-        ));
+    let unmatched: Vec<String> = selected
+        .iter()
+        .filter(|c| !placed.contains(c.as_str()))
+        .cloned()
+        .collect();
+    if strategy.unmatched_clusters == Some(UnmatchedClusters::FinalStage) {
+        let last = StageConfig {
+            name: FINAL_STAGE_NAME.into(),
+            ..Default::default()
+        };
+        stages.push(stage_status(run, profile, &last, unmatched.into_iter()));
+        return Ok(Assignment {
+            stages,
+            unmatched: Vec::new(),
+        });
     }
-    Ok(stages)
+    Ok(Assignment { stages, unmatched })
+}
+
+/// Initialization fails on selected clusters that no stage picks (`unmatchedClusters` absent or
+/// `Fail`). Upstream's message names the first ten; past ten, this one names every cluster while
+/// the text stays short (SD-33), except under the `upstream` profile.
+pub fn unmatched_failure(profile: Profile, unmatched: &[String]) -> Failure {
+    let detail = if profile == Profile::Upstream || unmatched.len() <= 10 {
+        format!(
+            "some clusters are not placed in any stage, total {}, showing up to 10: {}",
+            unmatched.len(),
+            unmatched.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        format!(
+            "some clusters are not placed in any stage, total {}: {}; add a stage whose labelSelector matches them, or set the strategy's unmatchedClusters to Skip or FinalStage",
+            unmatched.len(),
+            name_list(unmatched)
+        )
+    };
+    validation_abort(Category::User, detail)
 }
 
 /// The deletion stage: the clusters of the to-be-deleted bindings, sorted.

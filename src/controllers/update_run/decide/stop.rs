@@ -6,7 +6,7 @@ use super::judge::{Verdict, judge};
 use super::marks;
 use super::model::Next;
 use crate::api::placement::{ClusterUpdatingStatus, UpdateRunStatus};
-use crate::conditions::{Status, is_false_for, is_true_for, set};
+use crate::conditions::{Status, set};
 use crate::controllers::update_run::reasons::{msg, run, stage, types};
 
 use super::execute::CLUSTER_POLL;
@@ -105,9 +105,7 @@ pub fn stop_deletion(step: &mut Step, status: &mut UpdateRunStatus) -> StepEnd {
 }
 
 fn in_flight(c: &ClusterUpdatingStatus, generation: i64) -> bool {
-    is_true_for(&c.conditions, types::STARTED, generation)
-        && !is_true_for(&c.conditions, types::SUCCEEDED, generation)
-        && !is_false_for(&c.conditions, types::SUCCEEDED, generation)
+    super::outcome::outcome(c, generation) == super::outcome::Outcome::Updating
 }
 
 fn abort_message(category: Category, detail: String) -> String {

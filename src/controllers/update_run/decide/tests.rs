@@ -68,8 +68,10 @@ fn doc_a_strategy() -> UpdateStrategySpec {
                 max_concurrency: Some(IntOrString::Int(2)),
                 before_stage_tasks: Some(vec![approval_task()]),
                 after_stage_tasks: Some(vec![approval_task()]),
+                ..Default::default()
             },
         ],
+        ..Default::default()
     }
 }
 
@@ -123,6 +125,7 @@ impl World {
                         resource_snapshot_index: Some("1".into()),
                         staged_rollout_strategy_name: "example-strategy".into(),
                         state: UpdateRunState::Run,
+                        ..Default::default()
                     },
                     status: UpdateRunStatus::default(),
                 },
@@ -1674,6 +1677,7 @@ fn single_stage(tasks: Option<Vec<StageTask>>) -> World {
             after_stage_tasks: tasks,
             ..Default::default()
         }],
+        ..Default::default()
     }));
     w
 }

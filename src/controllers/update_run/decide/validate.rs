@@ -8,10 +8,13 @@ use super::compact;
 use super::failure::{Category, Failure, abort, validation_abort};
 use super::init::{check_placement, classify_bindings, latest_policy, require_scheduled};
 use super::model::{BindingView, Observed};
-use super::stages::{compute_stages, stage_shape};
-use crate::api::placement::{PlacementType, StageUpdatingStatus, UpdateRunStatus};
+use super::outcome::{NAMES_CAP, Outcome, mark_skipped, outcome, set_excluded};
+use super::stages::{compute_stages, stage_shape, unmatched_failure};
+use crate::api::placement::{
+    MembershipChanges, PlacementType, StageUpdatingStatus, UnmatchedClusters, UpdateRunStatus,
+};
 use crate::conditions::{find, is_false_for, is_true_for};
-use crate::controllers::update_run::reasons::types;
+use crate::controllers::update_run::reasons::{cluster, msg, types};
 
 /// Where the run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +36,41 @@ pub struct Plan<'a> {
     pub selected: BTreeMap<String, &'a BindingView>,
     /// Bindings to delete.
     pub to_delete: Vec<&'a BindingView>,
+    /// Selected clusters no stage picks, left out of the run (SD-33, SD-28).
+    pub unmatched_total: usize,
+}
+
+/// SD-28: the recorded stages stay as they are. A recorded cluster whose binding is no longer
+/// selected and that has not finished is skipped; selected clusters the run does not know are
+/// newcomers, named as excluded in the stage they match.
+fn freeze_membership(
+    status: &mut UpdateRunStatus,
+    fresh: &[StageUpdatingStatus],
+    selected: &BTreeMap<String, &BindingView>,
+    generation: i64,
+    now: jiff::Timestamp,
+) {
+    let Some(stages) = status.stages_status.as_mut() else {
+        return;
+    };
+    let known: BTreeSet<String> = stages
+        .iter()
+        .flat_map(|s| s.clusters.iter().map(|c| c.cluster_name.clone()))
+        .collect();
+    for (stage, fresh_stage) in stages.iter_mut().zip(fresh) {
+        for c in stage.clusters.iter_mut() {
+            if !selected.contains_key(&c.cluster_name) && !outcome(c, generation).is_final() {
+                mark_skipped(c, cluster::SKIPPED_DEPARTED, msg::CLUSTER_DEPARTED, generation, now);
+            }
+        }
+        let newcomers: Vec<String> = fresh_stage
+            .clusters
+            .iter()
+            .map(|c| c.cluster_name.clone())
+            .filter(|name| !known.contains(name))
+            .collect();
+        set_excluded(stage, &newcomers);
+    }
 }
 
 /// Checks the world against the recorded status and finds the position.
@@ -109,6 +147,17 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
         &selected_names,
         &obs.members,
     )?;
+    // SD-28: a `Freeze` run keeps the clusters it started with. A compact run (SD-22) stores no
+    // list to keep, so it keeps upstream's behaviour.
+    let freeze = snapshot.membership_changes == Some(MembershipChanges::Freeze) && !compact::is_compact(status);
+    if !freeze
+        && !fresh.unmatched.is_empty()
+        && snapshot.unmatched_clusters.unwrap_or_default() == UnmatchedClusters::Fail
+    {
+        return Err(unmatched_failure(obs.profile, &fresh.unmatched));
+    }
+    status.unmatched_clusters =
+        (!fresh.unmatched.is_empty()).then(|| fresh.unmatched.iter().take(NAMES_CAP).cloned().collect());
     let selected: BTreeMap<String, &BindingView> = bindings
         .selected
         .iter()
@@ -118,12 +167,18 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
         .stages_status
         .as_ref()
         .ok_or_else(|| abort(Category::Internal, "the updateRun has nil stagesStatus"))?;
-    if compact::is_compact(status) {
-        compare_compact(&fresh, recorded)?;
+    if freeze {
+        let names = |stages: &[StageUpdatingStatus]| -> Vec<(String, Vec<String>)> {
+            stages.iter().map(|s| (s.stage_name.clone(), Vec::new())).collect()
+        };
+        compare_stages(&names(&fresh.stages), &names(recorded))?;
+        freeze_membership(status, &fresh.stages, &selected, obs.run.generation, obs.now);
+    } else if compact::is_compact(status) {
+        compare_compact(&fresh.stages, recorded)?;
         let snapshot_name = super::master_snapshot_name(obs, status);
         let applied = status.applied_strategy.clone().unwrap_or_default();
         let rebuild = compact::Rebuild {
-            membership: &fresh,
+            membership: &fresh.stages,
             selected: &selected,
             to_delete: &bindings.to_delete,
             snapshot_name: &snapshot_name,
@@ -133,7 +188,7 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
         };
         compact::expand(status, &rebuild);
     } else {
-        compare_stages(&stage_shape(&fresh), &stage_shape(recorded))?;
+        compare_stages(&stage_shape(&fresh.stages), &stage_shape(recorded))?;
     }
     let stages = status
         .stages_status
@@ -146,7 +201,17 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
         .deletion_stage_status
         .as_ref()
         .ok_or_else(|| abort(Category::Internal, "the updateRun has nil deletionStageStatus"))?;
-    for binding in &bindings.to_delete {
+    let mut to_delete = bindings.to_delete;
+    if freeze {
+        // SD-28: bindings unscheduled after initialization are the next run's to delete.
+        to_delete.retain(|b| {
+            deletion
+                .clusters
+                .iter()
+                .any(|c| c.cluster_name == b.spec.target_cluster)
+        });
+    }
+    for binding in &to_delete {
         if !deletion
             .clusters
             .iter()
@@ -189,7 +254,8 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
     Ok(Plan {
         position,
         selected,
-        to_delete: bindings.to_delete,
+        to_delete,
+        unmatched_total: fresh.unmatched.len(),
     })
 }
 
@@ -299,11 +365,8 @@ pub fn stage_progress(
                     ),
                 ));
             }
-            if let Some(c) = stage
-                .clusters
-                .iter()
-                .find(|c| !is_true_for(&c.conditions, types::SUCCEEDED, generation))
-            {
+            // Failed clusters within the stage's budget (SD-29) and skipped ones (SD-32) are final too.
+            if let Some(c) = stage.clusters.iter().find(|c| !outcome(c, generation).is_final()) {
                 return Err(abort(
                     Category::Internal,
                     format!(
@@ -348,10 +411,7 @@ pub fn stage_progress(
             let in_flight = stage
                 .clusters
                 .iter()
-                .filter(|c| {
-                    is_true_for(&c.conditions, types::STARTED, generation)
-                        && !is_true_for(&c.conditions, types::SUCCEEDED, generation)
-                })
+                .filter(|c| outcome(c, generation) == Outcome::Updating)
                 .count();
             let limit = snapshot
                 .stages
