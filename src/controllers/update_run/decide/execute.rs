@@ -311,13 +311,16 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
             continue;
         };
         if !is_true_for(&cluster.conditions, types::STARTED, generation) {
+            // SD-31: a retried cluster starts even while its binding still shows the old failure;
+            // only a failure reported after the restart counts.
+            let retrying = find(&cluster.conditions, types::STARTED).is_some_and(|c| c.status == "False");
             match start_cluster(step, binding, &stage_name) {
-                Err(message) => {
+                Err(message) if !retrying => {
                     walk.retry.push(message);
                     continue;
                 }
-                Ok(already_done) => {
-                    let retrying = find(&cluster.conditions, types::STARTED).is_some_and(|c| c.status == "False");
+                result => {
+                    let already_done = result.unwrap_or(false);
                     marks::cluster_started(cluster, generation, now);
                     if retrying {
                         marks::cluster_restarted(cluster, generation, now);
@@ -449,7 +452,7 @@ fn failure_is_fresh(cluster: &ClusterUpdatingStatus, binding: &BindingView) -> b
         .filter(|c| c.status == "False")
         .filter_map(|c| c.last_transition_time.as_ref().map(|t| t.0))
         .max();
-    matches!((started, reported), (Some(s), Some(r)) if r >= s)
+    matches!((started, reported), (Some(s), Some(r)) if r > s)
 }
 
 /// Starts one cluster: returns whether it is already done (its binding was already delivered

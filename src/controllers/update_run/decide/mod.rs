@@ -82,6 +82,29 @@ pub fn decide(obs: &Observed) -> Decision {
         return finish(status, vec![], Next::AwaitChange);
     }
 
+    if control::has_ended(&status, generation) {
+        // SD-31: a failed run resumes from its failed stage when a retry is asked for.
+        match control::pending_retry(&obs.run, &status) {
+            Some(asked) if control::can_retry(&status, generation) => {
+                control::reset_for_retry(&mut status, asked, generation, now);
+            }
+            Some(asked) => {
+                status.observed_retry_failed_clusters = Some(asked);
+                set(
+                    &mut status.conditions,
+                    types::CONTROL_ACCEPTED,
+                    Status::False,
+                    run::CONTROL_REJECTED,
+                    "spec.retryFailedClusters cannot be acted on: the run did not fail at a stage (it succeeded, was aborted, or failed a consistency check); create a new run",
+                    generation,
+                    now,
+                );
+                return finish(status, vec![], Next::AwaitChange);
+            }
+            None => return finish(status, vec![], Next::AwaitChange),
+        }
+    }
+
     if !is_true_for(&status.conditions, types::INITIALIZED, generation) {
         let pending =
             find(&status.conditions, types::INITIALIZED).is_some_and(|c| c.reason == run::INITIALIZATION_PENDING);
@@ -138,27 +161,6 @@ pub fn decide(obs: &Observed) -> Decision {
                 return finish(status, actions, Next::After(PENDING_RETRY));
             }
             Err(Failure::Retry(message)) => return finish(status, vec![], Next::Retry(message)),
-        }
-    } else if control::has_ended(&status, generation) {
-        // SD-31: a failed run resumes from its failed stage when a retry is asked for.
-        match control::pending_retry(&obs.run, &status) {
-            Some(asked) if control::can_retry(&status, generation) => {
-                control::reset_for_retry(&mut status, asked, generation, now);
-            }
-            Some(asked) => {
-                status.observed_retry_failed_clusters = Some(asked);
-                set(
-                    &mut status.conditions,
-                    types::CONTROL_ACCEPTED,
-                    Status::False,
-                    run::CONTROL_REJECTED,
-                    "spec.retryFailedClusters cannot be acted on: the run did not fail at a stage (it succeeded, was aborted, or failed a consistency check); create a new run",
-                    generation,
-                    now,
-                );
-                return finish(status, vec![], Next::AwaitChange);
-            }
-            None => return finish(status, vec![], Next::AwaitChange),
         }
     }
     // A retry asked for before the run failed (at creation) is not kept for a later failure.
