@@ -52,6 +52,17 @@ pub struct RunLabels {
     pub name: String,
 }
 
+/// Labels of `stagehand_update_run_clusters` (SD-34).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunClusterLabels {
+    /// Run namespace (empty for cluster-scoped runs).
+    pub namespace: String,
+    /// Run name.
+    pub name: String,
+    /// `failed`, `skipped` or `excluded`.
+    pub outcome: String,
+}
+
 /// Labels of the reconcile counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -100,6 +111,7 @@ pub struct Metrics {
     reconciles: Family<ReconcileLabels, Counter>,
     api_requests: Family<ApiRequestLabels, Counter>,
     reconcile_errors: Family<ReconcileErrorLabels, Counter>,
+    run_clusters: Family<RunClusterLabels, Gauge>,
     /// Status series emitted per run, so deleting a run removes them all.
     series: Mutex<HashMap<RunLabels, HashSet<RunStatusLabels>>>,
 }
@@ -143,8 +155,15 @@ impl Default for Metrics {
             "Failed reconcile passes by controller and reason",
             reconcile_errors.clone(),
         );
+        let run_clusters = Family::default();
+        registry.register(
+            "stagehand_update_run_clusters",
+            "Clusters of an update run that failed, were skipped or were excluded (SD-34)",
+            run_clusters.clone(),
+        );
         Metrics {
             registry,
+            run_clusters,
             api_requests,
             reconcile_errors,
             run_status,
@@ -219,6 +238,19 @@ impl Metrics {
             .inc();
     }
 
+    /// Sets a run's failed / skipped / excluded cluster numbers (SD-34).
+    pub fn set_run_clusters(&self, run: &RunLabels, failed: i64, skipped: i64, excluded: i64) {
+        for (outcome, value) in [("failed", failed), ("skipped", skipped), ("excluded", excluded)] {
+            self.run_clusters
+                .get_or_create(&RunClusterLabels {
+                    namespace: run.namespace.clone(),
+                    name: run.name.clone(),
+                    outcome: outcome.into(),
+                })
+                .set(value);
+        }
+    }
+
     /// Removes every series of a deleted run.
     pub fn forget_run(&self, run: &RunLabels) {
         let emitted = self
@@ -238,5 +270,12 @@ impl Metrics {
             });
         }
         self.stage_duration.remove(run);
+        for outcome in ["failed", "skipped", "excluded"] {
+            self.run_clusters.remove(&RunClusterLabels {
+                namespace: run.namespace.clone(),
+                name: run.name.clone(),
+                outcome: outcome.into(),
+            });
+        }
     }
 }

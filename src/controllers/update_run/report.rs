@@ -5,7 +5,8 @@ use jiff::Timestamp;
 
 use super::decide::failure::CLIENT_ERROR;
 use super::decide::model::Scope;
-use super::reasons::{run, stage, types};
+use super::decide::outcome::name_list;
+use super::reasons::{cluster, msg, run, stage, types};
 use crate::api::condition::Condition;
 use crate::api::placement::{StageTaskType, StageUpdatingStatus, UpdateRunStatus};
 use crate::conditions::find;
@@ -70,7 +71,40 @@ pub fn transitions(scope: Scope, old: &UpdateRunStatus, new: &UpdateRunStatus) -
         notes.push(note("Succeeded", "All stages are completed successfully".into(), false));
     }
     if let Some(c) = became(o, n, types::SUCCEEDED, "False", None) {
-        notes.push(note("Failed", c.message, true));
+        if c.reason == run::ABORTED {
+            notes.push(note("Aborted", c.message, false));
+        } else {
+            notes.push(note("Failed", c.message, true));
+        }
+    }
+    if let Some(c) = became(o, n, types::CONTROL_ACCEPTED, "False", None) {
+        notes.push(note("ControlRejected", c.message, true));
+    }
+    let retried = old.observed_retry_failed_clusters != new.observed_retry_failed_clusters
+        && find(o, types::SUCCEEDED).is_some_and(|c| c.status == "False")
+        && find(n, types::SUCCEEDED).is_none();
+    if retried {
+        let names: Vec<String> = new
+            .stages_status
+            .iter()
+            .flatten()
+            .flat_map(|s| s.clusters.iter())
+            .filter(|c| {
+                find(&c.conditions, types::STARTED)
+                    .is_some_and(|s| s.reason == cluster::RETRYING || s.message == msg::CLUSTER_RETRIED)
+            })
+            .map(|c| c.cluster_name.clone())
+            .collect();
+        notes.push(note(
+            "RetryStarted",
+            format!(
+                "Retrying {} failed cluster(s) with the same resource snapshot (spec.retryFailedClusters {}): {}",
+                names.len(),
+                new.observed_retry_failed_clusters.unwrap_or_default(),
+                name_list(&names)
+            ),
+            false,
+        ));
     }
     if became(o, n, types::PROGRESSING, "False", Some(run::STOPPED)).is_some() {
         notes.push(note(
@@ -120,6 +154,35 @@ fn stage_notes(scope: Scope, old: &StageUpdatingStatus, new: &StageUpdatingStatu
     }
     if let Some(c) = became(o, n, types::SUCCEEDED, "True", None) {
         notes.push(note("StageSucceeded", format!("Stage {name}: {}", c.message), false));
+    }
+    for c in &new.clusters {
+        let before = old
+            .clusters
+            .iter()
+            .find(|b| b.cluster_name == c.cluster_name)
+            .and_then(|b| b.conditions.clone());
+        if let Some(failed) = became(&before, &c.conditions, types::SUCCEEDED, "False", None) {
+            notes.push(note("ClusterFailed", format!("Stage {name}: {}", failed.message), true));
+        }
+        if let Some(skipped) = became(&before, &c.conditions, types::SKIPPED, "True", None) {
+            notes.push(note(
+                "ClusterSkipped",
+                format!("Stage {name}: cluster {}: {}", c.cluster_name, skipped.message),
+                false,
+            ));
+        }
+    }
+    let excluded = |s: &StageUpdatingStatus| s.cluster_counts.as_ref().map_or(0, |c| c.excluded);
+    if excluded(new) > excluded(old) {
+        notes.push(note(
+            "ClustersExcluded",
+            format!(
+                "Stage {name}: {} cluster(s) joined during the run and are left for the next run: {}",
+                excluded(new),
+                name_list(new.excluded_clusters.as_deref().unwrap_or_default())
+            ),
+            false,
+        ));
     }
     let tasks = |s: &StageUpdatingStatus| {
         s.before_stage_task_status

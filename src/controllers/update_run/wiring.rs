@@ -418,6 +418,12 @@ where
     for seconds in finished_stage_durations(old, status, observed.now) {
         ctx.metrics.observe_stage(labels.clone(), seconds);
     }
+    // SD-34: series exist only for runs with failed, skipped or excluded clusters.
+    if status.cluster_counts.is_some() || old.cluster_counts.is_some() {
+        let c = status.cluster_counts.clone().unwrap_or_default();
+        ctx.metrics
+            .set_run_clusters(&labels, c.failed.into(), c.skipped.into(), c.excluded.into());
+    }
     Ok(written)
 }
 

@@ -581,3 +581,53 @@ fn a_final_stage_with_no_unmatched_cluster_is_skipped_as_empty() {
     assert_eq!(w.stage_condition(1, types::SUCCEEDED), pair("True", stage::SKIPPED));
     assert_eq!(w.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
 }
+
+// ---- Events for each new transition -----------------------------------------------------------
+
+/// The reasons of the Events one pass publishes.
+fn events_of_pass(w: &mut World) -> Vec<&'static str> {
+    let old = w.status().clone();
+    w.pass();
+    transitions(Scope::Cluster, &old, w.status())
+        .into_iter()
+        .map(|n| n.reason)
+        .collect()
+}
+
+#[test]
+fn each_new_transition_publishes_an_event() {
+    let mut w = fleet(3, Some(IntOrString::Int(0)), None);
+    w.obs.run.spec.skip_clusters = Some(vec!["c02".into()]);
+    let first = events_of_pass(&mut w);
+    assert!(first.contains(&"ClusterSkipped"), "{first:?}");
+    w.make_available("c01");
+    fail_apply(&mut w, "c03");
+    let failing = events_of_pass(&mut w);
+    assert!(
+        failing.contains(&"ClusterFailed") && failing.contains(&"Failed"),
+        "{failing:?}"
+    );
+    w.advance(60);
+    w.obs.run.spec.retry_failed_clusters = Some(1);
+    w.obs.run.generation += 1;
+    assert!(events_of_pass(&mut w).contains(&"RetryStarted"));
+    w.obs.run.spec.skip_stages = Some(vec!["nope".into()]);
+    w.obs.run.generation += 1;
+    assert!(events_of_pass(&mut w).contains(&"ControlRejected"));
+    w.set_state(UpdateRunState::Abort);
+    assert!(events_of_pass(&mut w).contains(&"Aborted"));
+}
+
+#[test]
+fn a_newcomer_publishes_a_clusters_excluded_event() {
+    let mut w = frozen(1);
+    w.pass();
+    w.obs.members.push(MemberView {
+        name: "c02".into(),
+        labels: labels(&[("stage", "all")]),
+    });
+    w.obs
+        .bindings
+        .push(binding("c02", "example-placement-0", BindingState::Scheduled));
+    assert!(events_of_pass(&mut w).contains(&"ClustersExcluded"));
+}
