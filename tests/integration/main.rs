@@ -12,5 +12,6 @@ mod harness;
 mod hub;
 mod pipeline;
 mod placements;
+mod run_control;
 mod seeds;
 mod update_runs;

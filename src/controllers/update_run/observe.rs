@@ -173,6 +173,7 @@ pub async fn observe(
             resource_version: obj.resource_version(),
             spec,
             conditions: status.conditions,
+            failed_placements: status.failed_placements.map_or(0, |f| f.len()),
         });
     }
     observed.bindings.sort_by(|a, b| a.name.cmp(&b.name));

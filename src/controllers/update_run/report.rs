@@ -20,6 +20,9 @@ pub struct Note {
     pub message: String,
     /// Warning rather than Normal.
     pub warning: bool,
+    /// The member cluster the event is about, if one (the Event's `related` object, which also
+    /// keeps the events of two clusters from being merged into one series).
+    pub cluster: Option<String>,
 }
 
 fn became(
@@ -42,6 +45,14 @@ fn note(reason: &'static str, message: String, warning: bool) -> Note {
         reason,
         message,
         warning,
+        cluster: None,
+    }
+}
+
+fn cluster_note(reason: &'static str, message: String, warning: bool, cluster: &str) -> Note {
+    Note {
+        cluster: Some(cluster.to_string()),
+        ..note(reason, message, warning)
     }
 }
 
@@ -162,13 +173,19 @@ fn stage_notes(scope: Scope, old: &StageUpdatingStatus, new: &StageUpdatingStatu
             .find(|b| b.cluster_name == c.cluster_name)
             .and_then(|b| b.conditions.clone());
         if let Some(failed) = became(&before, &c.conditions, types::SUCCEEDED, "False", None) {
-            notes.push(note("ClusterFailed", format!("Stage {name}: {}", failed.message), true));
+            notes.push(cluster_note(
+                "ClusterFailed",
+                format!("Stage {name}: {}", failed.message),
+                true,
+                &c.cluster_name,
+            ));
         }
         if let Some(skipped) = became(&before, &c.conditions, types::SKIPPED, "True", None) {
-            notes.push(note(
+            notes.push(cluster_note(
                 "ClusterSkipped",
                 format!("Stage {name}: cluster {}: {}", c.cluster_name, skipped.message),
                 false,
+                &c.cluster_name,
             ));
         }
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::runtime::controller::Action as ControllerAction;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -377,7 +378,12 @@ where
                 reason: note.reason.into(),
                 note: Some(note.message.chars().take(1000).collect()),
                 action: "Reconcile".into(),
-                secondary: None,
+                secondary: note.cluster.map(|name| ObjectReference {
+                    api_version: Some("cluster.kubernetes-fleet.io/v1beta1".into()),
+                    kind: Some("MemberCluster".into()),
+                    name: Some(name),
+                    ..Default::default()
+                }),
             };
             if let Err(err) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
                 warn!(run = %key(observed), %err, "cannot publish event");

@@ -9,7 +9,7 @@ use super::approval::process_approval;
 use super::arith::{effective_max_concurrency, parse_wait_time, stuck_cluster_list};
 use super::control::Skips;
 use super::failure::{Category, Failure, abort};
-use super::judge::{Verdict, in_sync, judge, rollout_started};
+use super::judge::{Verdict, apply_failed, in_sync, judge, rollout_started};
 use super::marks::{self, mark_end, mark_start, run_progressing, run_waiting, stage_started, stage_succeeded};
 use super::model::{Action, BindingTarget, BindingView, Next, Observed, TaskPosition};
 use super::outcome::{Outcome, describe_budget, failure_budget, mark_failed, mark_skipped, name_list, outcome};
@@ -378,8 +378,10 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
             walk.next_deadline = Some(walk.next_deadline.map_or(left, |d| d.min(left)));
         }
         match verdict {
-            // SD-29: with a budget, a reported failure fails the cluster at once.
-            Verdict::Failed(detail) if rules.budget.is_some() && failure_is_fresh(cluster, binding) => {
+            // SD-29: with a budget, a failure to apply fails the cluster at once.
+            Verdict::Failed(detail)
+                if rules.budget.is_some() && apply_failed(binding) && failure_is_fresh(cluster, binding) =>
+            {
                 let message = format!("cluster `{name}` failed in stage `{stage_name}`: {detail}");
                 mark_failed(cluster, cluster_reason::FAILED, message, generation, now);
                 failed.push(name);

@@ -45,6 +45,13 @@ pub fn judge(binding: &BindingView) -> Verdict {
     Verdict::Updating
 }
 
+/// SD-29: the member reported that it could not apply some of the resources: `Applied` is False
+/// for the binding's generation and `failedPlacements` names them. An apply still in progress and
+/// resources not yet available are not failures; only a stage's `progressDeadline` ends those.
+pub fn apply_failed(binding: &BindingView) -> bool {
+    is_false_for(&binding.conditions, types::APPLIED, binding.generation) && binding.failed_placements > 0
+}
+
 /// The binding carries exactly the run's version: snapshot name, no overrides (Stagehand serves no
 /// override APIs), and the run's apply strategy.
 pub fn in_sync(binding: &BindingView, snapshot_name: &str, applied: &ApplyStrategy) -> bool {

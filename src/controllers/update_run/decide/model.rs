@@ -120,6 +120,9 @@ pub struct BindingView {
     pub spec: BindingSpec,
     /// Status conditions.
     pub conditions: Option<Vec<Condition>>,
+    /// How many resources `status.failedPlacements` names (the member could not apply them, or
+    /// they are not available yet).
+    pub failed_placements: usize,
 }
 
 /// A member cluster and its labels.

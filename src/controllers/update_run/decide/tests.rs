@@ -88,6 +88,7 @@ fn binding(cluster: &str, policy: &str, state: BindingState) -> BindingView {
             ..Default::default()
         },
         conditions: None,
+        failed_placements: 0,
     }
 }
 

@@ -50,6 +50,7 @@ fn fail_apply(w: &mut World, cluster: &str) {
         g,
         now,
     );
+    b.failed_placements = 1;
 }
 
 fn cluster_condition(w: &World, stage_index: usize, name: &str, type_: &str) -> Option<(String, String)> {
@@ -139,6 +140,57 @@ fn without_a_budget_a_reported_failure_is_retried_as_upstream_does() {
     assert!(matches!(w.next(), Next::Retry(_)));
     assert_eq!(w.run_condition(types::SUCCEEDED), None);
     assert_eq!(w.status().cluster_counts, None, "no numbers without failures");
+}
+
+#[test]
+fn resources_not_available_yet_are_not_a_failure_even_with_a_budget() {
+    let mut w = fleet(2, Some(IntOrString::Int(1)), None);
+    w.pass();
+    let now = w.obs.now;
+    let b = w.binding_mut("c01");
+    let g = b.generation;
+    set(
+        &mut b.conditions,
+        types::APPLIED,
+        Status::True,
+        "AllWorkHaveBeenApplied",
+        "",
+        g,
+        now,
+    );
+    set(
+        &mut b.conditions,
+        types::AVAILABLE,
+        Status::False,
+        "NotAllWorkAreAvailable",
+        "Work object x is not yet available",
+        g,
+        now,
+    );
+    b.failed_placements = 1;
+    w.pass();
+    assert_eq!(cluster_condition(&w, 0, "c01", types::SUCCEEDED), None);
+    assert_eq!(w.status().cluster_counts, None);
+}
+
+#[test]
+fn an_apply_still_in_progress_is_not_a_failure_even_with_a_budget() {
+    let mut w = fleet(2, Some(IntOrString::Int(1)), None);
+    w.pass();
+    let now = w.obs.now;
+    let b = w.binding_mut("c01");
+    let g = b.generation;
+    set(
+        &mut b.conditions,
+        types::APPLIED,
+        Status::False,
+        "NotAllWorkHaveBeenApplied",
+        "Work object x has not yet completed the apply op",
+        g,
+        now,
+    );
+    w.pass();
+    assert_eq!(cluster_condition(&w, 0, "c01", types::SUCCEEDED), None);
 }
 
 #[test]
