@@ -521,3 +521,154 @@ fn placement_defaults_are_filled_by_the_api_server() {
     ]);
     assert_eq!(spec, "10 ClusterScopeOnly NamespaceWithResources");
 }
+
+// ---- Run control (issue 17): every new field is checked at admission, naming the field ------
+
+#[test]
+fn max_failures_must_be_zero_or_more_or_a_percentage_sd29() {
+    expect_rejected(
+        hub(),
+        &strategy(&unique("adm-mf"), &stage("canary", "      maxFailures: -1\n")),
+        "maxFailures must be 0 or more, or a percentage such as 20%",
+    );
+    expect_rejected(
+        hub(),
+        &strategy(&unique("adm-mf"), &stage("canary", "      maxFailures: \"two\"\n")),
+        "spec.stages[0].maxFailures: Invalid value: \"two\"",
+    );
+    hub().apply(&strategy(
+        &unique("adm-mf"),
+        &stage("canary", "      maxFailures: \"20%\"\n      progressDeadline: 10m\n"),
+    ));
+}
+
+#[test]
+fn progress_deadline_must_be_a_duration_between_1s_and_24h_sd30() {
+    for bad in ["0s", "25h"] {
+        expect_rejected(
+            hub(),
+            &strategy(&unique("adm-pd"), &stage("canary", &format!("      progressDeadline: {bad}\n"))),
+            "progressDeadline must be between 1s and 24h, such as 30s or 10m",
+        );
+    }
+    expect_rejected(
+        hub(),
+        &strategy(&unique("adm-pd"), &stage("canary", "      progressDeadline: \"30\"\n")),
+        "spec.stages[0].progressDeadline: Invalid value: \"30\"",
+    );
+}
+
+#[test]
+fn membership_and_unmatched_policies_are_enums_and_the_final_stage_name_is_free_sd28_sd33() {
+    let with = |extra: &str| {
+        format!(
+            "{}  {extra}\n",
+            strategy(&unique("adm-pol"), &stage("canary", ""))
+        )
+    };
+    expect_rejected(
+        hub(),
+        &with("membershipChanges: Sometimes"),
+        r#"supported values: "Fail", "Freeze""#,
+    );
+    expect_rejected(
+        hub(),
+        &with("unmatchedClusters: Ignore"),
+        r#"supported values: "Fail", "Skip", "FinalStage""#,
+    );
+    expect_rejected(
+        hub(),
+        &format!(
+            "{}  unmatchedClusters: FinalStage\n",
+            strategy(&unique("adm-pol"), &stage("unmatched-clusters", ""))
+        ),
+        "unmatchedClusters: FinalStage adds a stage named unmatched-clusters",
+    );
+}
+
+#[test]
+fn retry_must_be_at_least_one_only_rises_and_cannot_be_removed_sd31() {
+    let hub = hub();
+    expect_rejected(
+        hub,
+        &run(
+            "ClusterStagedUpdateRun",
+            &unique("adm-retry"),
+            None,
+            &format!("{RUN_SPEC}  retryFailedClusters: 0\n"),
+        ),
+        "spec.retryFailedClusters: Invalid value: 0",
+    );
+    let spec = format!("{RUN_SPEC}  retryFailedClusters: 2\n");
+    expect_run_patch_rejected(
+        "ClusterStagedUpdateRun",
+        None,
+        &spec,
+        r#"{"spec":{"retryFailedClusters":1}}"#,
+        "retryFailedClusters can only be raised",
+    );
+    expect_run_patch_rejected(
+        "ClusterStagedUpdateRun",
+        None,
+        &spec,
+        r#"{"spec":{"retryFailedClusters":null}}"#,
+        "retryFailedClusters cannot be removed",
+    );
+}
+
+#[test]
+fn retry_on_a_run_that_has_not_failed_is_rejected_sd31() {
+    expect_run_patch_rejected(
+        "ClusterStagedUpdateRun",
+        None,
+        RUN_SPEC,
+        r#"{"spec":{"retryFailedClusters":1}}"#,
+        "spec.retryFailedClusters can be raised only on a run that failed (Succeeded=False, reason UpdateRunFailed)",
+    );
+}
+
+#[test]
+fn an_aborted_run_cannot_be_resumed_sd32() {
+    let hub = hub();
+    let name = unique("adm-abort");
+    hub.apply(&run("ClusterStagedUpdateRun", &name, None, RUN_SPEC));
+    hub.kubectl_ok(&["patch", "csur", &name, "--type=merge", "-p", r#"{"spec":{"state":"Abort"}}"#]);
+    for state in ["Run", "Stop"] {
+        expect_command_rejected(
+            hub,
+            &[
+                "patch",
+                "csur",
+                &name,
+                "--type=merge",
+                "-p",
+                &format!(r#"{{"spec":{{"state":"{state}"}}}}"#),
+            ],
+            "invalid state transition: an aborted run cannot be resumed; create a new run",
+        );
+    }
+}
+
+#[test]
+fn skip_lists_are_sets_of_names_sd32() {
+    expect_rejected(
+        hub(),
+        &run(
+            "ClusterStagedUpdateRun",
+            &unique("adm-skip"),
+            None,
+            &format!("{RUN_SPEC}  skipClusters: [member1, member1]\n"),
+        ),
+        "spec.skipClusters[1]: Duplicate value",
+    );
+    expect_rejected(
+        hub(),
+        &run(
+            "ClusterStagedUpdateRun",
+            &unique("adm-skip"),
+            None,
+            &format!("{RUN_SPEC}  skipStages: [{}]\n", "s".repeat(64)),
+        ),
+        "spec.skipStages[0]: Too long",
+    );
+}
