@@ -547,7 +547,10 @@ fn progress_deadline_must_be_a_duration_between_1s_and_24h_sd30() {
     for bad in ["0s", "25h"] {
         expect_rejected(
             hub(),
-            &strategy(&unique("adm-pd"), &stage("canary", &format!("      progressDeadline: {bad}\n"))),
+            &strategy(
+                &unique("adm-pd"),
+                &stage("canary", &format!("      progressDeadline: {bad}\n")),
+            ),
             "progressDeadline must be between 1s and 24h, such as 30s or 10m",
         );
     }
@@ -560,12 +563,7 @@ fn progress_deadline_must_be_a_duration_between_1s_and_24h_sd30() {
 
 #[test]
 fn membership_and_unmatched_policies_are_enums_and_the_final_stage_name_is_free_sd28_sd33() {
-    let with = |extra: &str| {
-        format!(
-            "{}  {extra}\n",
-            strategy(&unique("adm-pol"), &stage("canary", ""))
-        )
-    };
+    let with = |extra: &str| format!("{}  {extra}\n", strategy(&unique("adm-pol"), &stage("canary", "")));
     expect_rejected(
         hub(),
         &with("membershipChanges: Sometimes"),
@@ -632,7 +630,14 @@ fn an_aborted_run_cannot_be_resumed_sd32() {
     let hub = hub();
     let name = unique("adm-abort");
     hub.apply(&run("ClusterStagedUpdateRun", &name, None, RUN_SPEC));
-    hub.kubectl_ok(&["patch", "csur", &name, "--type=merge", "-p", r#"{"spec":{"state":"Abort"}}"#]);
+    hub.kubectl_ok(&[
+        "patch",
+        "csur",
+        &name,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"state":"Abort"}}"#,
+    ]);
     for state in ["Run", "Stop"] {
         expect_command_rejected(
             hub,

@@ -5,8 +5,12 @@
 //!
 //! Every step prints its command and output; a failing step prints the step, the command, the
 //! expected and the actual output. The documents' TimedWaits (1m, 30s) are not shortened.
+//!
+//! Our own worked examples (docs/staged-updates.md, "Run control") are replayed the same way,
+//! read from the document itself.
 
 mod azure_howto;
+mod doc_examples;
 mod fixes;
 mod kubefleet_howto;
 mod runner;
@@ -30,4 +34,17 @@ fn azure_howto_orchestrate_staged_rollouts_under_the_charts_rbac() {
     // Every right the hub used came from the chart; a missing one would be a stuck step and a
     // `forbidden` in the log.
     w.hub_log_has_no("forbidden");
+}
+
+#[test]
+fn staged_updates_run_control_examples() {
+    let examples = doc_examples::examples(include_str!("../../docs/staged-updates.md"), "Run control");
+    assert!(
+        examples.len() >= 50,
+        "the Run control section of docs/staged-updates.md lost its examples: {}",
+        examples.len()
+    );
+    let fleet = Fleet::up("run-control", HubRbac::Admin);
+    let mut w = Walkthrough::new("run-control", fleet);
+    doc_examples::replay(&mut w, &examples);
 }

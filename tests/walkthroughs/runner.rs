@@ -225,6 +225,25 @@ impl Walkthrough {
         }
     }
 
+    /// Runs a command that must be refused and print exactly `expected` (an API server's
+    /// rejection, as kubectl prints it on standard error).
+    pub fn run_fails(&mut self, command: &str, expected: &str) {
+        self.begin(command);
+        let out = self.sh(command);
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            self.fail(command, expected, &printed, "the command was accepted");
+        }
+        if printed.trim() != expected.trim() {
+            self.fail(command, expected, &printed, "the refusal differs");
+        }
+        self.say(printed.trim_end());
+    }
+
     /// Polls `command` until its output satisfies `check` (which says how it differs), for at
     /// most `within`; the reader would re-run it the same way.
     fn poll(

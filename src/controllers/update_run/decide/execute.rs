@@ -314,12 +314,16 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
             // SD-31: a retried cluster starts even while its binding still shows the old failure;
             // only a failure reported after the restart counts.
             let retrying = find(&cluster.conditions, types::STARTED).is_some_and(|c| c.status == "False");
+            // With failure rules (SD-29, SD-30), a cluster whose binding already reports a failure
+            // starts anyway, so that its failure or its deadline can be judged.
+            let judged = rules.budget.is_some() || rules.deadline_ms.is_some();
             match start_cluster(step, binding, &stage_name) {
-                Err(message) if !retrying => {
+                Err(message) if !retrying && !judged => {
                     walk.retry.push(message);
                     continue;
                 }
                 result => {
+                    let failing = result.is_err();
                     let already_done = result.unwrap_or(false);
                     marks::cluster_started(cluster, generation, now);
                     if retrying {
@@ -331,9 +335,11 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                         walk.finished += 1;
                         updating -= 1;
                     }
+                    if !failing {
+                        continue;
+                    }
                 }
             }
-            continue;
         }
         let preempted = !in_sync(binding, &step.snapshot_name, &step.applied)
             || !rollout_started(binding)

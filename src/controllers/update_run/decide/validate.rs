@@ -156,8 +156,19 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
     {
         return Err(unmatched_failure(obs.profile, &fresh.unmatched));
     }
-    status.unmatched_clusters =
-        (!fresh.unmatched.is_empty()).then(|| fresh.unmatched.iter().take(NAMES_CAP).cloned().collect());
+    // Under `Freeze`, a cluster the run already has stays in its stage even when its labels no
+    // longer match one: only newcomers count as unmatched.
+    let mut unmatched = fresh.unmatched.clone();
+    if freeze {
+        let known: BTreeSet<&str> = status
+            .stages_status
+            .iter()
+            .flatten()
+            .flat_map(|s| s.clusters.iter().map(|c| c.cluster_name.as_str()))
+            .collect();
+        unmatched.retain(|c| !known.contains(c.as_str()));
+    }
+    status.unmatched_clusters = (!unmatched.is_empty()).then(|| unmatched.iter().take(NAMES_CAP).cloned().collect());
     let selected: BTreeMap<String, &BindingView> = bindings
         .selected
         .iter()
@@ -255,7 +266,7 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
         position,
         selected,
         to_delete,
-        unmatched_total: fresh.unmatched.len(),
+        unmatched_total: unmatched.len(),
     })
 }
 

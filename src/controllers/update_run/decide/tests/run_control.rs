@@ -683,3 +683,44 @@ fn a_newcomer_publishes_a_clusters_excluded_event() {
         .push(binding("c02", "example-placement-0", BindingState::Scheduled));
     assert!(events_of_pass(&mut w).contains(&"ClustersExcluded"));
 }
+
+#[test]
+fn a_frozen_cluster_whose_labels_change_stays_in_its_stage_and_is_not_counted_as_excluded() {
+    let mut w = frozen(2);
+    w.pass();
+    w.obs.members[1].labels = labels(&[("stage", "elsewhere")]);
+    w.make_available("c01");
+    w.make_available("c02");
+    settle(&mut w);
+    assert_eq!(w.run_condition(types::SUCCEEDED), pair("True", run::SUCCEEDED));
+    assert_eq!(w.status().unmatched_clusters, None);
+    assert_eq!(w.status().cluster_counts, None);
+}
+
+#[test]
+fn a_cluster_whose_binding_already_failed_to_apply_fails_at_its_start_with_a_budget() {
+    let mut w = fleet(2, Some(IntOrString::Int(0)), None);
+    // Another run already pointed c02's binding at this version, and its member could not apply it.
+    let snapshot = "example-placement-1-snapshot".to_string();
+    let applied = ApplyStrategy::default().defaulted();
+    let b = w.binding_mut("c02");
+    b.spec.resource_snapshot_name = snapshot;
+    b.spec.apply_strategy = Some(applied);
+    b.spec.state = BindingState::Bound;
+    set(
+        &mut b.conditions,
+        types::ROLLOUT_STARTED,
+        Status::True,
+        "RolloutStarted",
+        "",
+        1,
+        t0(),
+    );
+    fail_apply(&mut w, "c02");
+    w.pass();
+    assert_eq!(
+        cluster_condition(&w, 0, "c02", types::SUCCEEDED),
+        pair("False", cluster::FAILED)
+    );
+    assert_eq!(w.run_condition(types::SUCCEEDED), pair("False", run::FAILED));
+}
