@@ -3,6 +3,7 @@
 //! creates the placement, a scheduled policy snapshot, resource snapshots and bindings, and flips
 //! binding `Available` conditions where members would.
 
+mod control;
 mod failures;
 mod fixture;
 mod flows;
