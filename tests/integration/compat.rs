@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Role, TestCluster, cells, start_member_agent, start_parallel, wait_for};
+use crate::harness::{Role, TestCluster, cells, join_with_agents, start_parallel, wait_for};
 use crate::hub::{KillOnDrop, free_port, spawn_hub_with};
 use crate::pipeline::wait_run_succeeded;
 
@@ -86,24 +86,6 @@ fn approve(hub: &TestCluster, name: &str) {
     ]);
 }
 
-fn join_members(hub: &TestCluster, members: &[TestCluster]) {
-    for (member, (name, environment)) in members.iter().zip(MEMBERS) {
-        hub.apply(
-            &json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
-                "metadata": {"name": name, "labels": {"environment": environment}},
-                "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": 15}})
-            .to_string(),
-        );
-        start_member_agent(hub, member, name);
-    }
-    for (name, _) in MEMBERS {
-        wait_for(&format!("{name} joined through its agent"), WAIT, || {
-            let table = hub.kubectl_ok(&["get", "membercluster", name]);
-            (cells(&table, name)[1] == "True").then_some(())
-        });
-    }
-}
-
 fn placement_and_strategy(hub: &TestCluster) {
     hub.kubectl_ok(&["create", "ns", NAMESPACE]);
     hub.kubectl_ok(&["create", "cm", "test-cm", "--from-literal=key=value1", "-n", NAMESPACE]);
@@ -172,7 +154,7 @@ fn sd25_the_upstream_profile_runs_the_kubefleet_flow_as_upstreams_code_does() {
     ]);
     let (hub, members) = (&clusters[0], &clusters[1..]);
     let (_hub_process, _hub_guard) = spawn_hub_with(hub, free_port(), &["--compat", "upstream"]);
-    join_members(hub, members);
+    join_with_agents(hub, members, &MEMBERS);
     placement_and_strategy(hub);
 
     // Scheduled, bound, and yet no resource snapshot: upstream leaves that to the first run.

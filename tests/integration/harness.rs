@@ -141,6 +141,30 @@ pub fn start_member_agent(hub: &TestCluster, member: &TestCluster, name: &str) {
     });
 }
 
+/// Registers each of `members` as MemberCluster `name` labelled `environment=<environment>` (heartbeat
+/// every 15 s), starts its real agent, and waits until every one has joined.
+pub fn join_with_agents(hub: &TestCluster, members: &[TestCluster], names: &[(&str, &str)]) {
+    for (member, (name, environment)) in members.iter().zip(names) {
+        hub.apply(
+            &serde_json::json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
+                "metadata": {"name": name, "labels": {"environment": environment}},
+                "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": 15}})
+            .to_string(),
+        );
+        start_member_agent(hub, member, name);
+    }
+    for (name, _) in names {
+        wait_for(
+            &format!("{name} joined through its agent"),
+            Duration::from_secs(120),
+            || {
+                let table = hub.kubectl_ok(&["get", "membercluster", name]);
+                (cells(&table, name)[1] == "True").then_some(())
+            },
+        );
+    }
+}
+
 /// A kube client from a kubeconfig file.
 async fn client_for(kubeconfig: &Path) -> Client {
     let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("reading kubeconfig");

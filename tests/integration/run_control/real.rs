@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Role, TestCluster, cells, start_member_agent, start_parallel, wait_for};
+use crate::harness::{Role, TestCluster, cells, join_with_agents, start_parallel, wait_for};
 use crate::hub::{free_port, spawn_hub_with};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -104,38 +104,16 @@ fn patch_run(hub: &TestCluster, run: &str, spec: Value) -> std::process::Output 
     ])
 }
 
-fn setup() -> Vec<TestCluster> {
+#[test]
+fn retry_skips_and_abort_with_real_members() {
     let clusters = start_parallel(&[
         ("rchub", Role::Hub),
         ("rcfirst", Role::Member),
         ("rcsecond", Role::Member),
     ]);
-    let hub = &clusters[0];
-    let (child, guard) = spawn_hub_with(hub, free_port(), &[]);
-    // The hub runs for the life of the test binary, like the members' agents.
-    std::mem::forget((child, guard));
-    for (member, (name, environment)) in clusters[1..].iter().zip(MEMBERS) {
-        hub.apply(
-            &json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
-                "metadata": {"name": name, "labels": {"environment": environment}},
-                "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": 15}})
-            .to_string(),
-        );
-        start_member_agent(hub, member, name);
-    }
-    for (name, _) in MEMBERS {
-        wait_for(&format!("{name} joined"), WAIT, || {
-            let table = hub.kubectl_ok(&["get", "membercluster", name]);
-            (cells(&table, name)[1] == "True").then_some(())
-        });
-    }
-    clusters
-}
-
-#[test]
-fn retry_skips_and_abort_with_real_members() {
-    let clusters = setup();
     let (hub, first, second) = (&clusters[0], &clusters[1], &clusters[2]);
+    let (_hub_process, _hub_guard) = spawn_hub_with(hub, free_port(), &[]);
+    join_with_agents(hub, &clusters[1..], &MEMBERS);
 
     // rc-first already has the namespace and ConfigMap, not managed by Fleet; the placement
     // never takes over, so applying there fails until someone removes them.

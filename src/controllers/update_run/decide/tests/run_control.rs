@@ -36,6 +36,17 @@ fn fleet(n: usize, max_failures: Option<IntOrString>, deadline: Option<&str>) ->
     w
 }
 
+/// A member cluster with `labels` joins and the scheduler gives it a Scheduled binding.
+fn join(w: &mut World, name: &str, label: (&str, &str)) {
+    w.obs.members.push(MemberView {
+        name: name.into(),
+        labels: labels(&[label]),
+    });
+    w.obs
+        .bindings
+        .push(binding(name, "example-placement-0", BindingState::Scheduled));
+}
+
 /// What a member reports when it cannot apply the resources.
 fn fail_apply(w: &mut World, cluster: &str) {
     let now = w.obs.now;
@@ -467,13 +478,7 @@ fn frozen(n: usize) -> World {
 fn a_newcomer_under_freeze_is_excluded_named_and_left_alone() {
     let mut w = frozen(2);
     w.pass();
-    w.obs.members.push(MemberView {
-        name: "c03".into(),
-        labels: labels(&[("stage", "all")]),
-    });
-    w.obs
-        .bindings
-        .push(binding("c03", "example-placement-0", BindingState::Scheduled));
+    join(&mut w, "c03", ("stage", "all"));
     w.make_available("c01");
     w.make_available("c02");
     w.pass();
@@ -509,13 +514,7 @@ fn a_departed_cluster_under_freeze_is_skipped_with_a_reason_and_the_run_complete
 fn without_freeze_a_newcomer_still_fails_the_run_as_upstream_does() {
     let mut w = fleet(2, None, None);
     w.pass();
-    w.obs.members.push(MemberView {
-        name: "c03".into(),
-        labels: labels(&[("stage", "all")]),
-    });
-    w.obs
-        .bindings
-        .push(binding("c03", "example-placement-0", BindingState::Scheduled));
+    join(&mut w, "c03", ("stage", "all"));
     w.pass();
     assert_eq!(w.run_condition(types::SUCCEEDED), pair("False", run::FAILED));
 }
@@ -526,13 +525,7 @@ fn with_unmatched(n_unmatched: usize, policy: Option<UnmatchedClusters>) -> Worl
     let mut w = fleet(2, None, None);
     for i in 1..=n_unmatched {
         let name = format!("x{i:02}");
-        w.obs.members.push(MemberView {
-            name: name.clone(),
-            labels: labels(&[("stage", "none")]),
-        });
-        w.obs
-            .bindings
-            .push(binding(&name, "example-placement-0", BindingState::Scheduled));
+        join(&mut w, &name, ("stage", "none"));
     }
     w.obs
         .strategy
@@ -674,13 +667,7 @@ fn each_new_transition_publishes_an_event() {
 fn a_newcomer_publishes_a_clusters_excluded_event() {
     let mut w = frozen(1);
     w.pass();
-    w.obs.members.push(MemberView {
-        name: "c02".into(),
-        labels: labels(&[("stage", "all")]),
-    });
-    w.obs
-        .bindings
-        .push(binding("c02", "example-placement-0", BindingState::Scheduled));
+    join(&mut w, "c02", ("stage", "all"));
     assert!(events_of_pass(&mut w).contains(&"ClustersExcluded"));
 }
 
