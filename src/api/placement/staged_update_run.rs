@@ -46,9 +46,6 @@ twin_kinds! {
         printcolumn(name = "Succeeded", type_ = "string", json_path = r#".status.conditions[?(@.type=="Succeeded")].status"#),
         printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
         printcolumn(name = "Strategy", type_ = "string", json_path = ".spec.stagedRolloutStrategyName", priority = 1),
-        printcolumn(name = "Failed", type_ = "integer", json_path = ".status.clusterCounts.failed", priority = 1),
-        printcolumn(name = "Skipped", type_ = "integer", json_path = ".status.clusterCounts.skipped", priority = 1),
-        printcolumn(name = "Excluded", type_ = "integer", json_path = ".status.clusterCounts.excluded", priority = 1),
         validation = kube::core::Rule::new("size(self.metadata.name) < 64").message("metadata.name max length is 63"),
         validation = kube::core::Rule::new("!has(self.spec.retryFailedClusters) || (has(oldSelf.spec.retryFailedClusters) && oldSelf.spec.retryFailedClusters == self.spec.retryFailedClusters) || (has(oldSelf.status) && has(oldSelf.status.conditions) && oldSelf.status.conditions.exists(c, c.type == 'Succeeded' && c.status == 'False' && c.reason == 'UpdateRunFailed'))").message("spec.retryFailedClusters can be raised only on a run that failed (Succeeded=False, reason UpdateRunFailed)"),
     },
@@ -135,8 +132,8 @@ pub struct UpdateRunStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Option<Vec<Condition>>,
-    /// Stagehand extension (SD-34): the run's failed, skipped and excluded clusters in numbers
-    /// (the `-o wide` columns). Present once one of them is not zero.
+    /// Stagehand extension (SD-34): the run's failed, skipped and excluded clusters in numbers.
+    /// Present once one of them is not zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_counts: Option<ClusterCounts>,
     /// Stagehand extension (SD-33): picked clusters that no stage selects, left out of the run

@@ -253,9 +253,9 @@ fn retry_skips_and_abort_with_real_members() {
         Some(json!("ClusterUpdatingSkippedByRequest"))
     );
     assert_eq!(cm_value(second).as_deref(), Some("value1"));
-    let wide = hub.kubectl_ok(&["get", "csur", "rc-run-3", "-o", "wide"]);
-    println!("{wide}");
-    assert_eq!(cells(&wide, "rc-run-3")[9..], ["0", "1", "0"]);
+    let counts = hub.kubectl_ok(&["get", "csur", "rc-run-3", "-o", super::COUNT_COLUMNS]);
+    println!("{counts}");
+    assert_eq!(cells(&counts, "rc-run-3")[1..], ["0", "1", "0"]);
 
     run(hub, "rc-run-4", "1", "rc-all", json!({"skipClusters": ["rc-nope"]}));
     let rejected = wait_for("rc-run-4 rejects its skip list", WAIT, || {

@@ -50,9 +50,9 @@ fn namespaced_runs_take_budgets_skips_and_abort() {
     fleet.wait_run("run-budget", "succeeded with one failure", |r| {
         cond(&r["status"]["conditions"], "Succeeded") == Some(("True".into(), "UpdateRunSucceeded".into()))
     });
-    let wide = fleet.kubectl(&["get", "sur", "run-budget", "-o", "wide"]);
-    println!("{wide}");
-    assert_eq!(cells(&wide, "run-budget")[9..], ["1", "0", "0"]);
+    let counts = fleet.kubectl(&["get", "sur", "run-budget", "-o", crate::run_control::COUNT_COLUMNS]);
+    println!("{counts}");
+    assert_eq!(cells(&counts, "run-budget")[1..], ["1", "0", "0"]);
 
     // Skip a stage, and abort a run waiting for an approval; neither can be undone.
     fleet.strategy(
