@@ -10,3 +10,4 @@ pub mod fleetsim;
 pub mod hub;
 pub mod member;
 pub mod ops;
+pub mod plugin;

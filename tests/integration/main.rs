@@ -12,6 +12,7 @@ mod harness;
 mod hub;
 mod pipeline;
 mod placements;
+mod plugin;
 mod run_control;
 mod seeds;
 mod update_runs;

@@ -5,7 +5,7 @@
 
 mod control;
 mod failures;
-mod fixture;
+pub mod fixture;
 mod flows;
 
 use serde_json::{Value, json};

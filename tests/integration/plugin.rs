@@ -1,0 +1,222 @@
+//! `kubectl stagehand` invoked through kubectl, as a user would: the real plugin binary on PATH
+//! as `kubectl-stagehand`, against the run hub (real API server, in-process controllers); the
+//! test plays the members by writing binding conditions (`update_runs::fixture`).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::harness::{TestCluster, unique, wait_for};
+use crate::update_runs::doc_a_stages;
+use crate::update_runs::fixture::{CLUSTER, Fleet, WAIT, seed_members};
+
+/// A directory holding `kubectl-stagehand` (a link to the built binary), for PATH.
+fn plugin_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stagehand-plugin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("plugin dir");
+    let link = dir.join("kubectl-stagehand");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kubectl-stagehand"), &link).expect("linking the plugin");
+    }
+    dir
+}
+
+/// `kubectl stagehand <args>` with the hub's kubeconfig, the plugin found on PATH.
+fn stagehand(hub: &TestCluster, args: &[&str]) -> Output {
+    let path = format!(
+        "{}:{}",
+        plugin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("kubectl")
+        .arg("stagehand")
+        .args(args)
+        .env("PATH", path)
+        .env("KUBECONFIG", &hub.kubeconfig)
+        .output()
+        .expect("running kubectl stagehand");
+    println!(
+        "$ kubectl stagehand {}\n{}{}(exit {:?})",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code()
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+/// Waits until `kubectl stagehand why RUN` says `needle`; returns the sentence.
+fn why_says(hub: &TestCluster, run: &str, needle: &str) -> String {
+    wait_for(&format!("why {run} says {needle:?}"), WAIT, || {
+        let out = stagehand(hub, &["why", run]);
+        (out.status.success() && stdout(&out).contains(needle)).then(|| stdout(&out))
+    })
+}
+
+#[test]
+fn status_why_and_approve_drive_doc_as_flow_through_kubectl() {
+    let p = unique("plugin");
+    let fleet = Fleet::new(&CLUSTER, None, &p, &seed_members(&p));
+    let hub = fleet.hub;
+    let strategy = format!("{p}-strategy");
+    fleet.strategy(&strategy, doc_a_stages("20s"));
+    let run = format!("{p}-run");
+    fleet.run(&run, &strategy, Some("1"), Some("Run"));
+    let (m1, m2, m3) = (format!("{p}-member1"), format!("{p}-member2"), format!("{p}-member3"));
+
+    // Staging's cluster updates; `why` names it.
+    why_says(
+        hub,
+        &run,
+        &format!("waits for {m2} in stage staging to become available"),
+    );
+    let status = stagehand(hub, &["status", &run]);
+    assert!(status.status.success());
+    let text = stdout(&status);
+    assert!(
+        text.contains("STAGE") && text.contains(&format!("{m2} updating")),
+        "{text}"
+    );
+
+    // The TimedWait: `why` says how long.
+    fleet.make_available(&m2);
+    let sentence = why_says(hub, &run, "s more: the TimedWait after stage staging ends then.");
+    let seconds: i64 = sentence
+        .split_whitespace()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-1);
+    assert!((0..=20).contains(&seconds), "{sentence}");
+
+    // The before-stage approval: refusals first, then the approval.
+    let sentence = why_says(hub, &run, "before-stage approval of stage canary");
+    assert!(
+        sentence.ends_with(&format!("kubectl stagehand approve {run} canary --before")),
+        "{sentence}"
+    );
+    let wrong = stagehand(hub, &["approve", &run, "prod"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert_eq!(
+        stderr(&wrong),
+        format!("error: ClusterStagedUpdateRun {run} has no stage prod; its stages are: staging, canary")
+    );
+    let nothing = stagehand(hub, &["approve", &run, "canary", "--after"]);
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(
+        stderr(&nothing).starts_with("error: nothing to approve"),
+        "{}",
+        stderr(&nothing)
+    );
+    let approved = stagehand(hub, &["approve", &run, "canary", "--before"]);
+    assert!(approved.status.success(), "{}", stderr(&approved));
+    assert_eq!(
+        stdout(&approved),
+        format!("approved ClusterApprovalRequest {run}-canary-before (stage canary, before-stage)")
+    );
+    let request = fleet
+        .get("ClusterApprovalRequest", &format!("{run}-canary-before"))
+        .expect("request");
+    let condition = request["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Approved").cloned())
+        .unwrap_or(Value::Null);
+    assert_eq!(condition["status"], "True");
+    assert_eq!(condition["observedGeneration"], request["metadata"]["generation"]);
+    assert!(condition["lastTransitionTime"].is_string());
+
+    // Canary, its after-stage approval, and `status --watch` until the run succeeds.
+    wait_for("canary started", WAIT, || {
+        (fleet.binding_json(&m3)["spec"]["state"] == "Bound").then_some(())
+    });
+    fleet.make_available(&m3);
+    fleet.make_available(&m1);
+    why_says(hub, &run, "after-stage approval of stage canary");
+    assert!(stagehand(hub, &["approve", &run]).status.success());
+    let watched = stagehand(hub, &["status", &run, "--watch"]);
+    assert_eq!(watched.status.code(), Some(0), "{}", stderr(&watched));
+    assert!(
+        stdout(&watched).contains("Succeeded: 3 succeeded"),
+        "{}",
+        stdout(&watched)
+    );
+
+    // `-o json` is the documented report.
+    let json: Value = serde_json::from_str(&stdout(&stagehand(hub, &["status", &run, "-o", "json"]))).expect("JSON");
+    assert_eq!(json["phase"], "Succeeded");
+    assert_eq!(json["summary"]["succeeded"], 3);
+    assert_eq!(json["stages"][1]["name"], "canary");
+    assert_eq!(json["stages"][1]["clusters"][0]["name"], m3.as_str());
+    assert_eq!(
+        json["stages"][1]["tasks"][0]["approvalRequest"],
+        format!("{run}-canary-before")
+    );
+    assert_eq!(
+        stdout(&stagehand(hub, &["why", &run])),
+        format!("Nothing blocks {run}: it succeeded.")
+    );
+}
+
+#[test]
+fn stop_resume_abort_and_errors_are_one_line_with_an_exit_code() {
+    let p = unique("plugin-steer");
+    let fleet = Fleet::new(&CLUSTER, None, &p, &seed_members(&p));
+    let hub = fleet.hub;
+    let strategy = format!("{p}-strategy");
+    fleet.strategy(&strategy, doc_a_stages("20s"));
+    let run = format!("{p}-run");
+    fleet.run(&run, &strategy, Some("1"), Some("Run"));
+
+    assert!(stagehand(hub, &["stop", &run]).status.success());
+    why_says(
+        hub,
+        &run,
+        &format!("{run} is stopped. Resume it: kubectl stagehand resume {run}"),
+    );
+    assert!(stagehand(hub, &["resume", &run]).status.success());
+    assert!(stagehand(hub, &["abort", &run]).status.success());
+    why_says(hub, &run, "was aborted and cannot go on");
+    let watched = stagehand(hub, &["status", &run, "--watch"]);
+    assert_eq!(watched.status.code(), Some(3), "an aborted run exits 3");
+    let resumed = stagehand(hub, &["resume", &run]);
+    assert_eq!(resumed.status.code(), Some(1));
+    assert!(
+        stderr(&resumed).contains("an aborted run cannot be resumed"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert_eq!(stderr(&resumed).lines().count(), 1);
+
+    let missing = stagehand(hub, &["status", "no-such-run"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(stderr(&missing), "error: ClusterStagedUpdateRun no-such-run not found");
+    let namespaced = stagehand(hub, &["status", "no-such-run", "-n", "default"]);
+    assert_eq!(
+        stderr(&namespaced),
+        "error: StagedUpdateRun no-such-run in namespace default not found"
+    );
+
+    // A server nobody listens on.
+    let dead = std::env::temp_dir().join(format!("{p}-dead.kubeconfig"));
+    let kubeconfig = std::fs::read_to_string(&hub.kubeconfig).expect("kubeconfig");
+    std::fs::write(&dead, kubeconfig.replace(&hub.server, "https://127.0.0.1:1")).expect("dead kubeconfig");
+    let unreachable = stagehand(
+        hub,
+        &["status", &run, "--kubeconfig", dead.to_str().unwrap_or_default()],
+    );
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(
+        stderr(&unreachable).starts_with("error: cannot reach the API server"),
+        "{}",
+        stderr(&unreachable)
+    );
+    assert_eq!(stderr(&unreachable).lines().count(), 1);
+}
