@@ -38,7 +38,8 @@ pub async fn get_run(client: &Client, kinds: &Kinds, name: &str) -> Result<Run, 
     parse_run(object)
 }
 
-fn parse_run(object: DynamicObject) -> Result<Run, PluginError> {
+/// Reads a run object's spec and status.
+pub fn parse_run(object: DynamicObject) -> Result<Run, PluginError> {
     let spec = serde_json::from_value(object.data["spec"].clone())
         .map_err(|e| PluginError::Invalid(format!("run {} has an unreadable spec: {e}", object.name_any())))?;
     let status = serde_json::from_value(object.data.get("status").cloned().unwrap_or(json!({})))

@@ -3,6 +3,9 @@
 //! objects through the API server like any user, and imports nothing from the hub's controllers.
 
 mod commands;
+mod history;
+mod placement_commands;
+mod plan;
 mod render;
 pub mod report;
 mod target;
@@ -50,6 +53,10 @@ impl PluginError {
 }
 
 const EXAMPLES: &str = "Examples:
+  kubectl stagehand plan example-placement --strategy example-strategy   # what a run would do
+  kubectl stagehand run example-placement --strategy example-strategy --name example-run
+  kubectl stagehand rollback example-placement --to 0 --strategy example-strategy
+  kubectl stagehand history example-placement          # indexes, what changed, which run rolled each out
   kubectl stagehand status example-run                 # stages, clusters and tasks of a run
   kubectl stagehand status example-run --watch         # redraw on change; exit 0 on success, 3 on failure
   kubectl stagehand why example-run                    # what blocks the run, and the command that unblocks it
@@ -134,6 +141,61 @@ enum Command {
         #[arg(long = "stage", value_name = "STAGE")]
         stages: Vec<String>,
     },
+    /// Show what a run of the placement would do, without creating it: stages and clusters in
+    /// order with their batches, tasks, waits and an estimate; clusters that match no stage.
+    Plan {
+        /// The placement.
+        placement: String,
+        /// The strategy.
+        #[arg(long)]
+        strategy: String,
+        /// The resource snapshot index (default: the latest).
+        #[arg(long)]
+        index: Option<u64>,
+        /// Seconds one cluster's update is assumed to take, for the estimate.
+        #[arg(long, default_value_t = 30)]
+        cluster_seconds: u64,
+        /// `table` (default) or `json`.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Start a run of the placement (the latest resource snapshot, or `--index`).
+    Run {
+        /// The placement.
+        placement: String,
+        /// The strategy.
+        #[arg(long)]
+        strategy: String,
+        /// The resource snapshot index (default: the latest).
+        #[arg(long)]
+        index: Option<u64>,
+        /// The run's name (default: `<placement>-<index>-<random>`).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Roll the placement back: a run of an older resource snapshot index.
+    Rollback {
+        /// The placement.
+        placement: String,
+        /// The index to go back to.
+        #[arg(long)]
+        to: u64,
+        /// The strategy.
+        #[arg(long)]
+        strategy: String,
+        /// The run's name (default: `<placement>-<index>-<random>`).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The placement's resource snapshot indexes, what changed between them, and which runs
+    /// rolled each out where.
+    History {
+        /// The placement.
+        placement: String,
+        /// `table` (default) or `json`.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Print a shell completion script (bash, zsh, fish, ...).
     Completion {
         /// The shell.
@@ -196,6 +258,31 @@ async fn run(cli: Cli) -> Result<u8, PluginError> {
                 ));
             }
             commands::skip(c, k, &run, &clusters, &stages).await
+        }
+        Command::Plan {
+            placement,
+            strategy,
+            index,
+            cluster_seconds,
+            output,
+        } => {
+            let json = matches!(output, Output::Json | Output::Yaml);
+            placement_commands::plan_run(c, k, &placement, &strategy, index, cluster_seconds, json).await
+        }
+        Command::Run {
+            placement,
+            strategy,
+            index,
+            name,
+        } => placement_commands::create_run(c, k, &placement, &strategy, index, name.as_deref()).await,
+        Command::Rollback {
+            placement,
+            to,
+            strategy,
+            name,
+        } => placement_commands::create_run(c, k, &placement, &strategy, Some(to), name.as_deref()).await,
+        Command::History { placement, output } => {
+            placement_commands::history(c, k, &placement, matches!(output, Output::Json | Output::Yaml)).await
         }
         Command::Completion { .. } => Ok(0),
     }

@@ -34,6 +34,10 @@ pub struct Kinds {
     pub approval: ApiResource,
     /// Binding kind.
     pub binding: ApiResource,
+    /// Resource snapshot kind.
+    pub snapshot: ApiResource,
+    /// Strategy kind.
+    pub strategy: ApiResource,
 }
 
 fn resource(kind: &str, plural: &str) -> ApiResource {
@@ -52,12 +56,16 @@ impl Kinds {
                 run: resource("StagedUpdateRun", "stagedupdateruns"),
                 approval: resource("ApprovalRequest", "approvalrequests"),
                 binding: resource("ResourceBinding", "resourcebindings"),
+                snapshot: resource("ResourceSnapshot", "resourcesnapshots"),
+                strategy: resource("StagedUpdateStrategy", "stagedupdatestrategies"),
             },
             None => Kinds {
                 namespace: None,
                 run: resource("ClusterStagedUpdateRun", "clusterstagedupdateruns"),
                 approval: resource("ClusterApprovalRequest", "clusterapprovalrequests"),
                 binding: resource("ClusterResourceBinding", "clusterresourcebindings"),
+                snapshot: resource("ClusterResourceSnapshot", "clusterresourcesnapshots"),
+                strategy: resource("ClusterStagedUpdateStrategy", "clusterstagedupdatestrategies"),
             },
         }
     }

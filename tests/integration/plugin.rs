@@ -220,3 +220,80 @@ fn stop_resume_abort_and_errors_are_one_line_with_an_exit_code() {
     );
     assert_eq!(stderr(&unreachable).lines().count(), 1);
 }
+
+/// Plays each member in turn: once its binding points at `snapshot`, its resources are available.
+fn members_apply(fleet: &Fleet, members: &[&String], snapshot: &str) {
+    for m in members {
+        wait_for(&format!("{m} bound to {snapshot}"), WAIT, || {
+            let b = fleet.binding_json(m);
+            (b["spec"]["state"] == "Bound" && b["spec"]["resourceSnapshotName"] == snapshot).then_some(())
+        });
+        fleet.make_available(m);
+    }
+}
+
+#[test]
+fn plan_run_rollback_and_history_through_kubectl() {
+    let p = unique("plugin-plan");
+    let fleet = Fleet::new(&CLUSTER, None, &p, &seed_members(&p));
+    let hub = fleet.hub;
+    let strategy = format!("{p}-strategy");
+    fleet.strategy(&strategy, crate::update_runs::one_stage_no_tasks());
+    let (m1, m2, m3) = (format!("{p}-member1"), format!("{p}-member2"), format!("{p}-member3"));
+
+    let plan = stagehand(hub, &["plan", &p, "--strategy", &strategy]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert_eq!(
+        stdout(&plan),
+        format!(
+            "Plan of a run of placement {p} with strategy {strategy}, resource snapshot index 1:\n1. stage all\n   batch 1: {m3}\n   batch 2: {m1}\n   batch 3: {m2}\nEstimate: 90 s"
+        )
+    );
+    let missing = stagehand(hub, &["plan", &p, "--strategy", &strategy, "--index", "7"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing),
+        format!("error: placement {p} has no resource snapshot 7; it has 0, 1")
+    );
+
+    let run = format!("{p}-run");
+    let created = stagehand(hub, &["run", &p, "--strategy", &strategy, "--name", &run]);
+    assert_eq!(
+        stdout(&created),
+        format!(
+            "ClusterStagedUpdateRun {run} created: rolling out resource snapshot 1 of placement {p} with strategy {strategy}"
+        )
+    );
+    members_apply(&fleet, &[&m3, &m1, &m2], &format!("{p}-1-snapshot"));
+    assert_eq!(stagehand(hub, &["status", &run, "--watch"]).status.code(), Some(0));
+
+    let back = format!("{p}-back");
+    let rollback = stagehand(
+        hub,
+        &["rollback", &p, "--to", "0", "--strategy", &strategy, "--name", &back],
+    );
+    assert!(rollback.status.success(), "{}", stderr(&rollback));
+    members_apply(&fleet, &[&m3, &m1, &m2], &format!("{p}-0-snapshot"));
+    assert_eq!(stagehand(hub, &["status", &back, "--watch"]).status.code(), Some(0));
+
+    let history: Value = serde_json::from_str(&stdout(&stagehand(hub, &["history", &p, "-o", "json"]))).expect("JSON");
+    assert_eq!(history[0]["index"], 0);
+    assert_eq!(
+        history[0]["changes"],
+        serde_json::json!(["+ ConfigMap test-namespace/test-cm"])
+    );
+    assert_eq!(
+        history[0]["runs"],
+        serde_json::json!([format!("{back} (Succeeded: {m3}, {m1}, {m2})")])
+    );
+    assert_eq!(
+        history[1]["changes"],
+        serde_json::json!(["~ ConfigMap test-namespace/test-cm"])
+    );
+    assert_eq!(
+        history[1]["runs"],
+        serde_json::json!([format!("{run} (Succeeded: {m3}, {m1}, {m2})")])
+    );
+    let table = stdout(&stagehand(hub, &["history", &p]));
+    assert!(table.starts_with("INDEX"), "{table}");
+}
