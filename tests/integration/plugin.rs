@@ -297,3 +297,61 @@ fn plan_run_rollback_and_history_through_kubectl() {
     let table = stdout(&stagehand(hub, &["history", &p]));
     assert!(table.starts_with("INDEX"), "{table}");
 }
+
+#[test]
+fn a_read_only_user_sees_the_run_and_is_refused_in_one_line() {
+    let p = unique("plugin-ro");
+    let fleet = Fleet::new(&CLUSTER, None, &p, &seed_members(&p));
+    let hub = fleet.hub;
+    let strategy = format!("{p}-strategy");
+    fleet.strategy(&strategy, crate::update_runs::one_stage_no_tasks());
+    let run = format!("{p}-run");
+    fleet.run(&run, &strategy, Some("1"), Some("Initialize"));
+
+    // A ServiceAccount that may only read Fleet's placement objects.
+    let ns = crate::harness::test_namespace(hub, "plugin-ro");
+    hub.kubectl_ok(&["create", "serviceaccount", "reader", "-n", &ns]);
+    hub.kubectl_ok(&[
+        "create",
+        "clusterrole",
+        &format!("{p}-reader"),
+        "--verb=get,list,watch",
+        "--resource=clusterstagedupdateruns.placement.kubernetes-fleet.io,clusterresourcebindings.placement.kubernetes-fleet.io",
+    ]);
+    hub.kubectl_ok(&[
+        "create",
+        "clusterrolebinding",
+        &format!("{p}-reader"),
+        &format!("--clusterrole={p}-reader"),
+        &format!("--serviceaccount={ns}:reader"),
+    ]);
+    let token = hub.kubectl_ok(&["create", "token", "reader", "-n", &ns, "--duration=1h"]);
+    let ca = hub.kubectl_ok(&[
+        "config",
+        "view",
+        "--raw",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    let kubeconfig = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "reader",
+        "clusters": [{"name": "hub", "cluster": {"server": hub.server, "certificate-authority-data": ca.trim()}}],
+        "users": [{"name": "reader", "user": {"token": token.trim()}}],
+        "contexts": [{"name": "reader", "context": {"cluster": "hub", "user": "reader"}}],
+    });
+    let path = std::env::temp_dir().join(format!("{p}-reader.kubeconfig"));
+    std::fs::write(&path, kubeconfig.to_string()).expect("kubeconfig");
+    let path = path.to_str().unwrap_or_default();
+
+    let seen = stagehand(hub, &["status", &run, "--kubeconfig", path]);
+    assert!(seen.status.success(), "{}", stderr(&seen));
+    let refused = stagehand(hub, &["stop", &run, "--kubeconfig", path]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(stderr(&refused).lines().count(), 1, "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).starts_with("error: forbidden: ") && stderr(&refused).contains("cannot patch resource"),
+        "{}",
+        stderr(&refused)
+    );
+}
