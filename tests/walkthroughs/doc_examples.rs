@@ -7,9 +7,15 @@
 //! line); the lines up to the next command are what it prints. A `kubectl get` whose output is a
 //! table is compared as a table (`AGE` aside) and, like any `kubectl get`, re-run until it matches
 //! (a reader re-runs it the same way); output that starts with `The ` or `Error from server` is a
-//! refusal: the command must fail and print exactly that; any other output must match exactly.
+//! refusal: the command must fail and print exactly that; `kubectl stagehand status` and `why` are
+//! re-run until they print what is shown (blanks aside); any other output must match exactly.
+
+use std::time::Duration;
 
 use crate::runner::{SETTLE, Walkthrough};
+
+/// How long a state may take to show when a TimedWait (up to a minute) comes first.
+const AFTER_A_WAIT: Duration = Duration::from_secs(150);
 use crate::table::Table;
 
 /// One command of a `console` block and what it prints.
@@ -95,7 +101,12 @@ pub fn replay(w: &mut Walkthrough, examples: &[Example]) {
         let output = example.output.trim();
         let is_get = command.starts_with("kubectl get ")
             || command.starts_with("kubectl --context ") && command.contains(" get ");
-        if output.starts_with("The ") || output.starts_with("Error from server") {
+        let plugin_view =
+            command.starts_with("kubectl stagehand status ") || command.starts_with("kubectl stagehand why ");
+        if plugin_view {
+            // What the plugin shows changes as the run goes on; a TimedWait may come first.
+            w.prints_eventually_loosely(command, output, AFTER_A_WAIT);
+        } else if output.starts_with("The ") || output.starts_with("Error from server") {
             w.run_fails(command, output);
         } else if is_get && output.starts_with("NAME ") {
             w.table(command, Table::doc(output), SETTLE);

@@ -48,3 +48,21 @@ fn staged_updates_run_control_examples() {
     let mut w = Walkthrough::new("run-control", fleet);
     doc_examples::replay(&mut w, &examples);
 }
+
+#[test]
+fn readme_tour_with_the_kubectl_plugin() {
+    let examples = doc_examples::examples(
+        include_str!("../../README.md"),
+        "The same tour with `kubectl stagehand`",
+    );
+    assert!(
+        examples.len() >= 20,
+        "the README's plugin tour lost its commands: {}",
+        examples.len()
+    );
+    let fleet = Fleet::up("plugin-tour", HubRbac::Admin);
+    let mut w = Walkthrough::new("plugin-tour", fleet);
+    w.at_repo_root();
+    w.plugin_on_path();
+    doc_examples::replay(&mut w, &examples);
+}

@@ -143,6 +143,8 @@ pub struct Walkthrough {
     section: String,
     step: usize,
     started: Instant,
+    /// PATH for the reader's shell (the plugin's directory first, once `plugin_on_path` ran).
+    path: Option<String>,
 }
 
 impl Walkthrough {
@@ -156,6 +158,7 @@ impl Walkthrough {
             section: String::new(),
             step: 0,
             started: Instant::now(),
+            path: None,
         }
     }
 
@@ -178,13 +181,35 @@ impl Walkthrough {
     }
 
     fn sh(&self, command: &str) -> Output {
-        Command::new("bash")
-            .arg("-c")
+        let mut bash = Command::new("bash");
+        bash.arg("-c")
             .arg(command)
             .current_dir(&self.workdir)
-            .env("KUBECONFIG", self.fleet.kubeconfig())
-            .output()
-            .expect("running bash")
+            .env("KUBECONFIG", self.fleet.kubeconfig());
+        if let Some(path) = &self.path {
+            bash.env("PATH", path);
+        }
+        bash.output().expect("running bash")
+    }
+
+    /// The reader works in the repository (paths such as `examples/...` resolve).
+    pub fn at_repo_root(&mut self) {
+        self.workdir = repo_root();
+    }
+
+    /// `kubectl stagehand` works: the built plugin is first on the reader's PATH.
+    pub fn plugin_on_path(&mut self) {
+        let dir = self.fleet.dir.join("plugin-bin");
+        std::fs::create_dir_all(&dir).expect("plugin dir");
+        let link = dir.join("kubectl-stagehand");
+        if !link.exists() {
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kubectl-stagehand"), &link).expect("linking the plugin");
+        }
+        self.path = Some(format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ));
     }
 
     fn fail(&self, command: &str, expected: &str, actual: &str, why: &str) -> ! {
@@ -317,6 +342,22 @@ impl Walkthrough {
     pub fn prints_eventually(&mut self, command: &str, expected: &str, within: Duration) {
         self.poll(command, expected, within, |out| {
             (out.trim() != expected).then(|| format!("printed {:?}", out.trim()))
+        });
+    }
+
+    /// Runs a command until it prints `expected`, line by line with runs of blanks counted as one
+    /// (the plugin's tables pad their cells).
+    pub fn prints_eventually_loosely(&mut self, command: &str, expected: &str, within: Duration) {
+        let squeeze = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+        let want = squeeze(expected);
+        self.poll(command, expected, within, |out| {
+            let got = squeeze(out);
+            (got != want).then(|| format!("printed {got:?}"))
         });
     }
 
