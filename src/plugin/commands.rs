@@ -332,3 +332,80 @@ pub async fn why(client: &Client, kinds: &Kinds, name: &str) -> Result<u8, Plugi
     println!("{}", super::why::sentence(&report, &kinds.ns_flag(), &problems));
     Ok(0)
 }
+
+/// One line of `list`.
+#[derive(serde::Serialize)]
+struct Listed {
+    namespace: Option<String>,
+    name: String,
+    placement: String,
+    index: Option<String>,
+    phase: Phase,
+    succeeded: usize,
+    clusters: usize,
+}
+
+/// `list [-A]`: runs and their phase.
+pub async fn list(client: &Client, kinds: &Kinds, all_namespaces: bool, json_output: bool) -> Result<u8, PluginError> {
+    let api = if all_namespaces {
+        kube::Api::<DynamicObject>::all_with(client.clone(), &Kinds::namespaced_run())
+    } else {
+        kinds.api(client, &kinds.run)
+    };
+    let runs = api.list(&ListParams::default()).await.map_err(PluginError::api)?;
+    let mut rows = Vec::new();
+    for object in runs.items {
+        let namespace = object.namespace();
+        let run = parse_run(object)?;
+        let r = report(
+            "",
+            &run.object.name_any(),
+            namespace.as_deref(),
+            &run.spec,
+            &run.status,
+            jiff::Timestamp::now(),
+        );
+        let s = &r.summary;
+        rows.push(Listed {
+            namespace,
+            name: r.name.clone(),
+            placement: r.placement.clone(),
+            index: r.resource_snapshot_index.clone(),
+            phase: r.phase,
+            succeeded: s.succeeded,
+            clusters: s.succeeded + s.updating + s.waiting + s.failed + s.skipped,
+        });
+    }
+    if json_output {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).map_err(|e| PluginError::Invalid(e.to_string()))?
+        );
+        return Ok(0);
+    }
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    let namespaced = all_namespaces || kinds.namespace.is_some();
+    let mut header = vec!["NAME", "PLACEMENT", "INDEX", "PHASE", "CLUSTERS DONE"];
+    if namespaced {
+        header.insert(0, "NAMESPACE");
+    }
+    table.set_header(header);
+    for row in rows {
+        let mut cells = vec![
+            row.name,
+            row.placement,
+            row.index.unwrap_or_else(|| "-".into()),
+            format!("{:?}", row.phase),
+            format!("{}/{}", row.succeeded, row.clusters),
+        ];
+        if namespaced {
+            cells.insert(0, row.namespace.unwrap_or_default());
+        }
+        table.add_row(cells);
+    }
+    println!("{table}");
+    Ok(0)
+}

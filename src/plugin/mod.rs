@@ -62,7 +62,8 @@ const EXAMPLES: &str = "Examples:
   kubectl stagehand why example-run                    # what blocks the run, and the command that unblocks it
   kubectl stagehand approve example-run canary --before
   kubectl stagehand stop example-run; kubectl stagehand resume example-run
-  kubectl stagehand status web-app-rollout -n my-app-namespace   # a namespaced StagedUpdateRun";
+  kubectl stagehand status web-app-rollout -n my-app-namespace   # a namespaced StagedUpdateRun
+  kubectl stagehand list -A                            # every namespace's StagedUpdateRuns and their phase";
 
 /// See, approve, steer and explain Stagehand / KubeFleet staged update runs.
 #[derive(Parser, Debug)]
@@ -77,6 +78,16 @@ pub struct Cli {
 /// The commands.
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// List runs with their phase: cluster-scoped ones, those of `-n NAMESPACE`, or with `-A`
+    /// the namespaced runs of every namespace.
+    List {
+        /// Every namespace's StagedUpdateRuns.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// `table` (default) or `json`.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Show a run: its stages in order with their clusters and tasks, and a summary line.
     Status {
         /// The run.
@@ -232,6 +243,9 @@ async fn run(cli: Cli) -> Result<u8, PluginError> {
     let (c, k) = (&client, &kinds);
     match cli.command {
         Command::Status { run, output, watch } => commands::status(c, k, &run, output, watch).await,
+        Command::List { all_namespaces, output } => {
+            commands::list(c, k, all_namespaces, matches!(output, Output::Json | Output::Yaml)).await
+        }
         Command::Approve {
             run,
             stage,

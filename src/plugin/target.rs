@@ -70,6 +70,11 @@ impl Kinds {
         }
     }
 
+    /// The namespaced run kind, for listing every namespace's runs.
+    pub fn namespaced_run() -> ApiResource {
+        resource("StagedUpdateRun", "stagedupdateruns")
+    }
+
     /// An API of kind `ar` in this scope.
     pub fn api(&self, client: &Client, ar: &ApiResource) -> Api<DynamicObject> {
         match &self.namespace {

@@ -355,3 +355,96 @@ fn a_read_only_user_sees_the_run_and_is_refused_in_one_line() {
         stderr(&refused)
     );
 }
+
+/// What the work generator writes when a member could not apply the resources.
+fn fail_to_apply(fleet: &Fleet, cluster: &str, message: &str) {
+    let binding = fleet.binding_json(cluster);
+    let generation = binding["metadata"]["generation"].as_i64().unwrap_or(1);
+    let mut failed = crate::update_runs::fixture::condition("Applied", "False", "ManifestApplyFailed", generation);
+    failed["message"] = serde_json::json!(message);
+    let mut conditions: Vec<Value> = binding["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    conditions.retain(|c| c["type"] != "Applied");
+    conditions.push(crate::update_runs::fixture::condition(
+        "Applied",
+        "False",
+        "NotAllWorkHaveBeenApplied",
+        generation,
+    ));
+    fleet.patch_status(
+        fleet.kinds.binding,
+        &fleet.binding_name(cluster),
+        serde_json::json!({"status": {"conditions": conditions,
+            "failedPlacements": [{"version": "v1", "kind": "ConfigMap", "name": "test-cm", "condition": failed}]}}),
+    );
+}
+
+#[test]
+fn namespaced_runs_work_with_n_and_a_and_why_names_what_blocks_them() {
+    let hub = crate::harness::run_hub();
+    let ns = crate::harness::test_namespace(hub, "plugin-ns");
+    let p = unique("plugin-ns");
+    let fleet = Fleet::new(
+        &crate::update_runs::fixture::NAMESPACED,
+        Some(ns.clone()),
+        &p,
+        &seed_members(&p),
+    );
+    let strategy = format!("{p}-strategy");
+    fleet.strategy(&strategy, doc_a_stages("5s"));
+    let run = format!("{p}-run");
+    fleet.run(&run, &strategy, Some("1"), Some("Run"));
+    let m2 = format!("{p}-member2");
+
+    // A cluster whose member cannot apply: `why` names it and what its Work reports.
+    wait_for("staging bound", WAIT, || {
+        (fleet.binding_json(&m2)["spec"]["state"] == "Bound").then_some(())
+    });
+    fail_to_apply(&fleet, &m2, "the object exists and is not managed by Fleet");
+    let out = wait_for("why names the failing cluster", WAIT, || {
+        let out = stagehand(hub, &["why", &run, "-n", &ns]);
+        stdout(&out).contains("which is not available").then(|| stdout(&out))
+    });
+    assert_eq!(
+        out,
+        format!(
+            "{run} waits for cluster {m2} in stage staging, which is not available: ConfigMap test-cm reports: the object exists and is not managed by Fleet. Fix it on {m2}, or skip it: kubectl stagehand skip {run} --cluster {m2} -n {ns}"
+        )
+    );
+    fleet.make_available(&m2);
+    let approve_hint = format!("kubectl stagehand approve {run} canary --before -n {ns}");
+    why_says_in(hub, &run, &ns, &approve_hint);
+    let approved = stagehand(hub, &["approve", &run, "-n", &ns]);
+    assert_eq!(
+        stdout(&approved),
+        format!("approved ApprovalRequest {run}-canary-before (stage canary, before-stage)")
+    );
+
+    // `list -A` shows it with its namespace.
+    let list = stdout(&stagehand(hub, &["list", "-A"]));
+    assert!(list.starts_with("NAMESPACE"), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.contains(&ns) && l.contains(&run) && l.contains(&p)),
+        "{list}"
+    );
+
+    // A run whose strategy does not exist: `why` gives the initialization's message.
+    let broken = format!("{p}-broken");
+    fleet.run(&broken, "no-such-strategy", Some("1"), Some("Run"));
+    why_says_in(
+        hub,
+        &broken,
+        &ns,
+        &format!(
+            "{broken} could not initialize: cannot continue the updateRun: failed to validate the updateRun: failed to process the request due to a client error: referenced updateStrategy not found: `{ns}/no-such-strategy`. Fix it and create a new run."
+        ),
+    );
+}
+
+/// `why_says` for a namespaced run.
+fn why_says_in(hub: &TestCluster, run: &str, ns: &str, needle: &str) -> String {
+    wait_for(&format!("why {run} says {needle:?}"), WAIT, || {
+        let out = stagehand(hub, &["why", run, "-n", ns]);
+        (out.status.success() && stdout(&out).contains(needle)).then(|| stdout(&out))
+    })
+}
