@@ -383,16 +383,12 @@ pub async fn list(client: &Client, kinds: &Kinds, all_namespaces: bool, json_out
         );
         return Ok(0);
     }
-    let mut table = comfy_table::Table::new();
-    table
-        .load_preset(comfy_table::presets::NOTHING)
-        .set_content_arrangement(comfy_table::ContentArrangement::Disabled);
     let namespaced = all_namespaces || kinds.namespace.is_some();
-    let mut header = vec!["NAME", "PLACEMENT", "INDEX", "PHASE", "CLUSTERS DONE"];
-    if namespaced {
-        header.insert(0, "NAMESPACE");
-    }
-    table.set_header(header);
+    let mut table = if namespaced {
+        super::render::plain_table(["NAMESPACE", "NAME", "PLACEMENT", "INDEX", "PHASE", "CLUSTERS DONE"])
+    } else {
+        super::render::plain_table(["NAME", "PLACEMENT", "INDEX", "PHASE", "CLUSTERS DONE"])
+    };
     for row in rows {
         let mut cells = vec![
             row.name,

@@ -224,11 +224,7 @@ pub async fn history(client: &Client, kinds: &Kinds, placement: &str, json_outpu
         );
         return Ok(0);
     }
-    let mut table = comfy_table::Table::new();
-    table
-        .load_preset(comfy_table::presets::NOTHING)
-        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
-        .set_header(["INDEX", "CREATED", "CHANGES", "RUNS"]);
+    let mut table = super::render::plain_table(["INDEX", "CREATED", "CHANGES", "RUNS"]);
     for row in rows {
         table.add_row(vec![
             row.index.to_string(),

@@ -19,6 +19,16 @@ pub enum Output {
     Yaml,
 }
 
+/// A table without borders, columns as wide as their content (kubectl's look).
+pub fn plain_table<const N: usize>(header: [&str; N]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header);
+    table
+}
+
 fn cluster_text(c: &super::report::ClusterReport, wide: bool) -> String {
     let state = match c.state {
         ClusterState::Waiting => "waiting",
@@ -76,11 +86,7 @@ fn table(report: &RunReport, wide: bool, color: bool) -> String {
         report.strategy,
         report.resource_snapshot_index.as_deref().unwrap_or("-"),
     );
-    let mut table = Table::new();
-    table
-        .load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(["STAGE", "STATE", "CLUSTERS", "TASKS"]);
+    let mut table = plain_table(["STAGE", "STATE", "CLUSTERS", "TASKS"]);
     if !color {
         table.force_no_tty();
     }

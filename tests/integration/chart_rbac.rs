@@ -44,24 +44,10 @@ fn the_hub_works_under_exactly_the_charts_rbac() {
 
     // A kubeconfig with nothing but the chart ServiceAccount's token.
     let token = hub.kubectl_ok(&["create", "token", "stagehand-hub", "-n", ns, "--duration=1h"]);
-    let ca = hub.kubectl_ok(&[
-        "config",
-        "view",
-        "--raw",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-    ]);
-    let kubeconfig = json!({
-        "apiVersion": "v1", "kind": "Config", "current-context": "hub",
-        "clusters": [{"name": "hub", "cluster": {"server": hub.server, "certificate-authority-data": ca.trim()}}],
-        "users": [{"name": "stagehand-hub", "user": {"token": token.trim()}}],
-        "contexts": [{"name": "hub", "context": {"cluster": "hub", "user": "stagehand-hub"}}],
-    });
     let dir = std::env::temp_dir().join(format!("stagehand-chart-rbac-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config_path = dir.join("kubeconfig");
-    std::fs::write(&config_path, kubeconfig.to_string()).expect("kubeconfig");
+    hub.token_kubeconfig("stagehand-hub", &token, &config_path);
     let log_path = dir.join("hub.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
         .args([

@@ -518,15 +518,7 @@ fn an_agent_with_only_its_identitys_token_joins_and_places() {
     std::fs::create_dir_all(&dir).expect("credential dir");
     let token = hub.kubectl_ok(&["create", "token", name, "-n", "default", "--duration=1h"]);
     std::fs::write(dir.join("token"), token.trim()).expect("token file");
-    let ca = hub.kubectl_ok(&[
-        "config",
-        "view",
-        "--raw",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-    ]);
-    let ca = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ca.trim()).expect("CA data");
+    let ca = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, hub.ca_data()).expect("CA data");
     std::fs::write(dir.join("ca.crt"), ca).expect("CA file");
 
     let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_stagehand"))

@@ -165,6 +165,33 @@ pub fn join_with_agents(hub: &TestCluster, members: &[TestCluster], names: &[(&s
     }
 }
 
+impl TestCluster {
+    /// The cluster CA's base64 data, as the kubeconfig holds it.
+    pub fn ca_data(&self) -> String {
+        self.kubectl_ok(&[
+            "config",
+            "view",
+            "--raw",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+        ])
+        .trim()
+        .to_string()
+    }
+
+    /// A kubeconfig (written to `path`) that holds nothing but `token` for user `user`.
+    pub fn token_kubeconfig(&self, user: &str, token: &str, path: &Path) {
+        let kubeconfig = serde_json::json!({
+            "apiVersion": "v1", "kind": "Config", "current-context": "hub",
+            "clusters": [{"name": "hub", "cluster": {"server": self.server, "certificate-authority-data": self.ca_data()}}],
+            "users": [{"name": user, "user": {"token": token.trim()}}],
+            "contexts": [{"name": "hub", "context": {"cluster": "hub", "user": user}}],
+        });
+        std::fs::write(path, kubeconfig.to_string()).expect("writing a kubeconfig");
+    }
+}
+
 /// A kube client from a kubeconfig file.
 async fn client_for(kubeconfig: &Path) -> Client {
     let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("reading kubeconfig");

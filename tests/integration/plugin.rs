@@ -62,15 +62,21 @@ fn why_says(hub: &TestCluster, run: &str, needle: &str) -> String {
     })
 }
 
+/// A placement of the seed members (prefixed `p`), a strategy of `stages` and run `<p>-run` in `state`.
+fn fleet_with_run(p: &str, stages: Value, state: &str) -> (Fleet, String) {
+    let fleet = Fleet::new(&CLUSTER, None, p, &seed_members(p));
+    let strategy = format!("{p}-strategy");
+    fleet.strategy(&strategy, stages);
+    let run = format!("{p}-run");
+    fleet.run(&run, &strategy, Some("1"), Some(state));
+    (fleet, run)
+}
+
 #[test]
 fn status_why_and_approve_drive_doc_as_flow_through_kubectl() {
     let p = unique("plugin");
-    let fleet = Fleet::new(&CLUSTER, None, &p, &seed_members(&p));
+    let (fleet, run) = fleet_with_run(&p, doc_a_stages("20s"), "Run");
     let hub = fleet.hub;
-    let strategy = format!("{p}-strategy");
-    fleet.strategy(&strategy, doc_a_stages("20s"));
-    let run = format!("{p}-run");
-    fleet.run(&run, &strategy, Some("1"), Some("Run"));
     let (m1, m2, m3) = (format!("{p}-member1"), format!("{p}-member2"), format!("{p}-member3"));
 
     // Staging's cluster updates; `why` names it.
@@ -168,12 +174,8 @@ fn status_why_and_approve_drive_doc_as_flow_through_kubectl() {
 #[test]
 fn stop_resume_abort_and_errors_are_one_line_with_an_exit_code() {
     let p = unique("plugin-steer");
-    let fleet = Fleet::new(&CLUSTER, None, &p, &seed_members(&p));
+    let (fleet, run) = fleet_with_run(&p, doc_a_stages("20s"), "Run");
     let hub = fleet.hub;
-    let strategy = format!("{p}-strategy");
-    fleet.strategy(&strategy, doc_a_stages("20s"));
-    let run = format!("{p}-run");
-    fleet.run(&run, &strategy, Some("1"), Some("Run"));
 
     assert!(stagehand(hub, &["stop", &run]).status.success());
     why_says(
@@ -301,12 +303,8 @@ fn plan_run_rollback_and_history_through_kubectl() {
 #[test]
 fn a_read_only_user_sees_the_run_and_is_refused_in_one_line() {
     let p = unique("plugin-ro");
-    let fleet = Fleet::new(&CLUSTER, None, &p, &seed_members(&p));
+    let (fleet, run) = fleet_with_run(&p, crate::update_runs::one_stage_no_tasks(), "Initialize");
     let hub = fleet.hub;
-    let strategy = format!("{p}-strategy");
-    fleet.strategy(&strategy, crate::update_runs::one_stage_no_tasks());
-    let run = format!("{p}-run");
-    fleet.run(&run, &strategy, Some("1"), Some("Initialize"));
 
     // A ServiceAccount that may only read Fleet's placement objects.
     let ns = crate::harness::test_namespace(hub, "plugin-ro");
@@ -326,22 +324,8 @@ fn a_read_only_user_sees_the_run_and_is_refused_in_one_line() {
         &format!("--serviceaccount={ns}:reader"),
     ]);
     let token = hub.kubectl_ok(&["create", "token", "reader", "-n", &ns, "--duration=1h"]);
-    let ca = hub.kubectl_ok(&[
-        "config",
-        "view",
-        "--raw",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-    ]);
-    let kubeconfig = serde_json::json!({
-        "apiVersion": "v1", "kind": "Config", "current-context": "reader",
-        "clusters": [{"name": "hub", "cluster": {"server": hub.server, "certificate-authority-data": ca.trim()}}],
-        "users": [{"name": "reader", "user": {"token": token.trim()}}],
-        "contexts": [{"name": "reader", "context": {"cluster": "hub", "user": "reader"}}],
-    });
     let path = std::env::temp_dir().join(format!("{p}-reader.kubeconfig"));
-    std::fs::write(&path, kubeconfig.to_string()).expect("kubeconfig");
+    hub.token_kubeconfig("reader", &token, &path);
     let path = path.to_str().unwrap_or_default();
 
     let seen = stagehand(hub, &["status", &run, "--kubeconfig", path]);
