@@ -73,7 +73,9 @@ pub async fn status(
 ) -> Result<u8, PluginError> {
     let color = std::io::stdout().is_terminal();
     let run = get_run(client, kinds, name).await?;
+    let changes = index_changes(client, kinds, &run).await;
     let mut last = run_report(kinds, &run);
+    last.changes = changes.clone();
     print!("{}", render(&last, output, color).map_err(PluginError::Invalid)?);
     if !watch || last.phase.is_final() {
         return Ok(outcome_code(watch, last.phase));
@@ -84,7 +86,8 @@ pub async fn status(
     while let Some(event) = events.next().await {
         let object = event.map_err(|e| PluginError::Api(e.to_string()))?;
         let run = parse_run(object)?;
-        let now = run_report(kinds, &run);
+        let mut now = run_report(kinds, &run);
+        now.changes = changes.clone();
         if now == last {
             continue;
         }
@@ -101,6 +104,29 @@ pub async fn status(
         }
     }
     Ok(outcome_code(true, last.phase))
+}
+
+/// What the run's resource snapshot index changes from the index before it; nothing when the
+/// snapshots cannot be read (the status is still worth showing).
+async fn index_changes(client: &Client, kinds: &Kinds, run: &Run) -> Vec<String> {
+    let Some(index) = run
+        .status
+        .resource_snapshot_index_used
+        .as_deref()
+        .or(run.spec.resource_snapshot_index.as_deref())
+        .and_then(|i| i.parse::<u64>().ok())
+    else {
+        return Vec::new();
+    };
+    let Ok(snapshots) = super::placement_commands::snapshot_history(client, kinds, &run.spec.placement_name).await
+    else {
+        return Vec::new();
+    };
+    super::history::rows(snapshots, &[])
+        .into_iter()
+        .find(|r| r.index == index)
+        .map(|r| r.changes)
+        .unwrap_or_default()
 }
 
 /// Exit code of `status --watch`: 0 when the run succeeded, 3 when it failed or was aborted.

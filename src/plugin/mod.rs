@@ -307,6 +307,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bash_completion_script_names_the_commands() {
+        let mut out = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "kubectl-stagehand",
+            &mut out,
+        );
+        let script = String::from_utf8_lossy(&out);
+        for command in ["status", "approve", "why", "plan", "rollback", "history"] {
+            assert!(script.contains(command), "{command} missing from the completion script");
+        }
+    }
+
+    #[test]
     fn the_cli_is_consistent_and_its_help_has_examples() {
         Cli::command().debug_assert();
         let help = Cli::command().render_long_help().to_string();

@@ -148,8 +148,8 @@ pub async fn create_run(
     Ok(0)
 }
 
-/// `history PLACEMENT`.
-pub async fn history(client: &Client, kinds: &Kinds, placement: &str, json_output: bool) -> Result<u8, PluginError> {
+/// The placement's resource snapshot indexes with their creation time and selected resources.
+pub async fn snapshot_history(client: &Client, kinds: &Kinds, placement: &str) -> Result<Vec<Snapshot>, PluginError> {
     let all = snapshots(client, kinds, placement).await?;
     let mut by_index: BTreeMap<u64, Snapshot> = BTreeMap::new();
     for s in &all {
@@ -174,6 +174,12 @@ pub async fn history(client: &Client, kinds: &Kinds, placement: &str, json_outpu
                 .unwrap_or_default(),
         );
     }
+    Ok(by_index.into_values().collect())
+}
+
+/// `history PLACEMENT`.
+pub async fn history(client: &Client, kinds: &Kinds, placement: &str, json_output: bool) -> Result<u8, PluginError> {
+    let by_index = snapshot_history(client, kinds, placement).await?;
     if by_index.is_empty() {
         return Err(PluginError::NotFound(format!(
             "placement {placement} has no resource snapshots"
@@ -216,7 +222,7 @@ pub async fn history(client: &Client, kinds: &Kinds, placement: &str, json_outpu
             }
         })
         .collect();
-    let rows = rows(by_index.into_values().collect(), &runs_of);
+    let rows = rows(by_index, &runs_of);
     if json_output {
         println!(
             "{}",

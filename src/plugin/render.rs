@@ -86,6 +86,9 @@ fn table(report: &RunReport, wide: bool, color: bool) -> String {
         report.strategy,
         report.resource_snapshot_index.as_deref().unwrap_or("-"),
     );
+    if !report.changes.is_empty() {
+        out.push_str(&format!("Changes in this index: {}\n", report.changes.join(", ")));
+    }
     let mut table = plain_table(["STAGE", "STATE", "CLUSTERS", "TASKS"]);
     if !color {
         table.force_no_tty();

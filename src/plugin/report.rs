@@ -134,6 +134,9 @@ pub struct RunReport {
     /// The resource snapshot index rolled out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_snapshot_index: Option<String>,
+    /// What that index changes from the one before it (`+`, `-`, `~` Kind namespace/name).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
     /// Where the run stands.
     pub phase: Phase,
     /// The message of the condition that decided the phase.
@@ -341,6 +344,7 @@ pub fn report(
             .resource_snapshot_index_used
             .clone()
             .or_else(|| spec.resource_snapshot_index.clone()),
+        changes: Vec::new(),
         phase,
         message,
         stages,

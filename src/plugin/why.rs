@@ -111,6 +111,7 @@ mod tests {
             strategy: "example-strategy".into(),
             state: "Run".into(),
             resource_snapshot_index: Some("1".into()),
+            changes: Vec::new(),
             phase,
             message: message.into(),
             stages,
