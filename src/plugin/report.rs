@@ -10,6 +10,7 @@ use crate::api::placement::{
     ClusterStagedUpdateRunSpec as UpdateRunSpec, ClusterUpdatingStatus, StageTaskStatus, StageTaskType,
     StageUpdatingStatus, UpdateRunState, UpdateRunStatus,
 };
+use crate::conditions::find;
 
 /// Where a run stands, in one word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -161,10 +162,6 @@ pub struct Summary {
     pub failed: usize,
     /// Skipped.
     pub skipped: usize,
-}
-
-fn find<'a>(conditions: &'a Option<Vec<Condition>>, type_: &str) -> Option<&'a Condition> {
-    conditions.as_ref()?.iter().find(|c| c.type_ == type_)
 }
 
 fn is(conditions: &Option<Vec<Condition>>, type_: &str, status: &str) -> bool {

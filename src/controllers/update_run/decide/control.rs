@@ -49,20 +49,10 @@ pub fn abort_run(status: &mut UpdateRunStatus, generation: i64, now: Timestamp) 
             );
         }
     }
-    set(
-        &mut status.conditions,
-        types::PROGRESSING,
-        Status::False,
+    super::marks::run_ended_false(
+        status,
         run::ABORTED,
         msg::RUN_ABORTED_BY_REQUEST,
-        generation,
-        now,
-    );
-    set(
-        &mut status.conditions,
-        types::SUCCEEDED,
-        Status::False,
-        run::ABORTED,
         msg::RUN_ABORTED_BY_REQUEST,
         generation,
         now,

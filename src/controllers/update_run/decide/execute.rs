@@ -10,9 +10,9 @@ use super::arith::{effective_max_concurrency, parse_wait_time, stuck_cluster_lis
 use super::control::Skips;
 use super::failure::{Category, Failure, abort};
 use super::judge::{Verdict, apply_failed, in_sync, judge, rollout_started};
-use super::marks::{self, mark_end, mark_start, run_progressing, run_waiting, stage_started, stage_succeeded};
+use super::marks::{self, run_progressing, run_waiting, stage_started, stage_succeeded};
 use super::model::{Action, BindingTarget, BindingView, Next, Observed, TaskPosition};
-use super::outcome::{Outcome, describe_budget, failure_budget, mark_failed, mark_skipped, name_list, outcome};
+use super::outcome::{Outcome, describe_budget, failure_budget, name_list, outcome};
 use super::validate::Plan;
 use crate::api::placement::{
     ApplyStrategy, ClusterUpdatingStatus, StageConfig, StageTaskType, StageUpdatingStatus, UpdateRunStatus,
@@ -103,26 +103,7 @@ pub fn run_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) ->
     }
 
     if stage_status.clusters.is_empty() {
-        mark_start(stage_status, now);
-        mark_end(stage_status, now);
-        set(
-            &mut stage_status.conditions,
-            types::PROGRESSING,
-            Status::False,
-            stage::SKIPPED,
-            msg::STAGE_SKIPPED,
-            generation,
-            now,
-        );
-        set(
-            &mut stage_status.conditions,
-            types::SUCCEEDED,
-            Status::True,
-            stage::SKIPPED,
-            msg::STAGE_SKIPPED,
-            generation,
-            now,
-        );
+        marks::stage_skipped(stage_status, stage::SKIPPED, msg::STAGE_SKIPPED, generation, now);
         return StepEnd::Continue(Next::After(Duration::ZERO));
     }
 
@@ -289,7 +270,7 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
             Outcome::Waiting | Outcome::Updating => {}
         }
         if step.skips.clusters.contains(&name) {
-            mark_skipped(
+            marks::cluster_skipped(
                 cluster,
                 cluster_reason::SKIPPED_BY_REQUEST,
                 msg::CLUSTER_SKIPPED_BY_NAME,
@@ -349,7 +330,7 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                 "the binding of the updating cluster `{name}` in the stage `{stage_name}` is not up-to-date with the desired status, please check the status of binding `{}` and see if there is a concurrent updateRun referencing the same placement and updating the same cluster",
                 step.obs.run.key_of(&binding.name)
             );
-            mark_failed(cluster, cluster_reason::FAILED, message.clone(), generation, now);
+            marks::cluster_failed(cluster, cluster_reason::FAILED, message.clone(), generation, now);
             aborts.push(abort(Category::User, message));
             continue;
         }
@@ -374,7 +355,7 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                     super::arith::format_go_duration(deadline_ms),
                     started.round(jiff::Unit::Second).unwrap_or(started)
                 );
-                mark_failed(cluster, cluster_reason::DEADLINE_EXCEEDED, message, generation, now);
+                marks::cluster_failed(cluster, cluster_reason::DEADLINE_EXCEEDED, message, generation, now);
                 failed.push(name);
                 walk.finished += 1;
                 updating -= 1;
@@ -389,7 +370,7 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                 if rules.budget.is_some() && apply_failed(binding) && failure_is_fresh(cluster, binding) =>
             {
                 let message = format!("cluster `{name}` failed in stage `{stage_name}`: {detail}");
-                mark_failed(cluster, cluster_reason::FAILED, message, generation, now);
+                marks::cluster_failed(cluster, cluster_reason::FAILED, message, generation, now);
                 failed.push(name);
                 walk.finished += 1;
                 updating -= 1;

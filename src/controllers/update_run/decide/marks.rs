@@ -33,12 +33,25 @@ pub fn run_succeeded(status: &mut UpdateRunStatus, generation: i64, now: Timesta
 
 /// §3.15: the run failed for good.
 pub fn run_failed(status: &mut UpdateRunStatus, message: &str, generation: i64, now: Timestamp) {
+    run_ended_false(status, run::FAILED, msg::RUN_ABORTED, message, generation, now);
+}
+
+/// The run ended without success, for `reason` (a failure, or `UpdateRunAborted`, SD-32):
+/// `Progressing=False` with `progressing_message`, `Succeeded=False` with `message`.
+pub fn run_ended_false(
+    status: &mut UpdateRunStatus,
+    reason: &str,
+    progressing_message: &str,
+    message: &str,
+    generation: i64,
+    now: Timestamp,
+) {
     set(
         &mut status.conditions,
         types::PROGRESSING,
         Status::False,
-        run::FAILED,
-        msg::RUN_ABORTED,
+        reason,
+        progressing_message,
         generation,
         now,
     );
@@ -46,7 +59,7 @@ pub fn run_failed(status: &mut UpdateRunStatus, message: &str, generation: i64, 
         &mut status.conditions,
         types::SUCCEEDED,
         Status::False,
-        run::FAILED,
+        reason,
         message,
         generation,
         now,
@@ -220,7 +233,7 @@ pub fn cluster_retry_pending(c: &mut ClusterUpdatingStatus, generation: i64, now
 pub fn stage_skipped_by_request(stage_status: &mut StageUpdatingStatus, generation: i64, now: Timestamp) {
     for c in stage_status.clusters.iter_mut() {
         if !super::outcome::outcome(c, generation).is_final() {
-            super::outcome::mark_skipped(
+            cluster_skipped(
                 c,
                 cluster::SKIPPED_BY_REQUEST,
                 msg::CLUSTER_SKIPPED_BY_STAGE,
@@ -229,14 +242,32 @@ pub fn stage_skipped_by_request(stage_status: &mut StageUpdatingStatus, generati
             );
         }
     }
+    stage_skipped(
+        stage_status,
+        stage::SKIPPED_BY_REQUEST,
+        msg::STAGE_SKIPPED_BY_REQUEST,
+        generation,
+        now,
+    );
+}
+
+/// A stage that is passed over (no clusters, or `skipStages`): started and ended now,
+/// `Progressing=False` and `Succeeded=True` for `reason`.
+pub fn stage_skipped(
+    stage_status: &mut StageUpdatingStatus,
+    reason: &str,
+    message: &str,
+    generation: i64,
+    now: Timestamp,
+) {
     mark_start(stage_status, now);
     mark_end(stage_status, now);
     set(
         &mut stage_status.conditions,
         types::PROGRESSING,
         Status::False,
-        stage::SKIPPED_BY_REQUEST,
-        msg::STAGE_SKIPPED_BY_REQUEST,
+        reason,
+        message,
         generation,
         now,
     );
@@ -244,8 +275,34 @@ pub fn stage_skipped_by_request(stage_status: &mut StageUpdatingStatus, generati
         &mut stage_status.conditions,
         types::SUCCEEDED,
         Status::True,
-        stage::SKIPPED_BY_REQUEST,
-        msg::STAGE_SKIPPED_BY_REQUEST,
+        reason,
+        message,
+        generation,
+        now,
+    );
+}
+
+/// A cluster's update failed, for `reason` (SD-29, SD-30, or upstream's preemption).
+pub fn cluster_failed(c: &mut ClusterUpdatingStatus, reason: &str, message: String, generation: i64, now: Timestamp) {
+    set(
+        &mut c.conditions,
+        types::SUCCEEDED,
+        Status::False,
+        reason,
+        message,
+        generation,
+        now,
+    );
+}
+
+/// The run left a cluster out (SD-28, SD-32).
+pub fn cluster_skipped(c: &mut ClusterUpdatingStatus, reason: &str, message: &str, generation: i64, now: Timestamp) {
+    set(
+        &mut c.conditions,
+        types::SKIPPED,
+        Status::True,
+        reason,
+        message,
         generation,
         now,
     );

@@ -1,12 +1,11 @@
 //! What became of a cluster of a stage, the stage's failure budget, and the failed / skipped /
 //! excluded numbers a run reports (SD-29, SD-32, SD-34).
 
-use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::compact;
 use crate::api::placement::{ClusterCounts, ClusterUpdatingStatus, StageUpdatingStatus, UpdateRunStatus};
-use crate::conditions::{Status, is_false_for, is_true_for, set};
+use crate::conditions::{is_false_for, is_true_for};
 use crate::controllers::update_run::reasons::types;
 
 /// Where one cluster of a stage stands.
@@ -44,32 +43,6 @@ pub fn outcome(c: &ClusterUpdatingStatus, generation: i64) -> Outcome {
     } else {
         Outcome::Waiting
     }
-}
-
-/// Marks a cluster failed with a reason and a message that says why.
-pub fn mark_failed(c: &mut ClusterUpdatingStatus, reason: &str, message: String, generation: i64, now: Timestamp) {
-    set(
-        &mut c.conditions,
-        types::SUCCEEDED,
-        Status::False,
-        reason,
-        message,
-        generation,
-        now,
-    );
-}
-
-/// Marks a cluster skipped.
-pub fn mark_skipped(c: &mut ClusterUpdatingStatus, reason: &str, message: &str, generation: i64, now: Timestamp) {
-    set(
-        &mut c.conditions,
-        types::SKIPPED,
-        Status::True,
-        reason,
-        message,
-        generation,
-        now,
-    );
 }
 
 /// A stage's failure budget (SD-29): how many of its `total` clusters may fail. `None` when the
@@ -178,16 +151,6 @@ pub fn set_excluded(stage: &mut StageUpdatingStatus, newcomers: &[String]) {
     if stage.cluster_counts.as_ref() == Some(&ClusterCounts::default()) {
         stage.cluster_counts = None;
     }
-}
-
-/// A cluster's entry reported as failed in a message: name, and why when known.
-pub fn failed_names(stage: &StageUpdatingStatus, generation: i64) -> Vec<String> {
-    stage
-        .clusters
-        .iter()
-        .filter(|c| outcome(c, generation) == Outcome::Failed)
-        .map(|c| c.cluster_name.clone())
-        .collect()
 }
 
 #[cfg(test)]

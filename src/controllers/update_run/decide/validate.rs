@@ -8,7 +8,7 @@ use super::compact;
 use super::failure::{Category, Failure, abort, validation_abort};
 use super::init::{check_placement, classify_bindings, latest_policy, require_scheduled};
 use super::model::{BindingView, Observed};
-use super::outcome::{NAMES_CAP, Outcome, mark_skipped, outcome, set_excluded};
+use super::outcome::{NAMES_CAP, Outcome, outcome, set_excluded};
 use super::stages::{compute_stages, stage_shape, unmatched_failure};
 use crate::api::placement::{
     MembershipChanges, PlacementType, StageUpdatingStatus, UnmatchedClusters, UpdateRunStatus,
@@ -47,20 +47,17 @@ fn freeze_membership(
     status: &mut UpdateRunStatus,
     fresh: &[StageUpdatingStatus],
     selected: &BTreeMap<String, &BindingView>,
+    known: &BTreeSet<String>,
     generation: i64,
     now: jiff::Timestamp,
 ) {
     let Some(stages) = status.stages_status.as_mut() else {
         return;
     };
-    let known: BTreeSet<String> = stages
-        .iter()
-        .flat_map(|s| s.clusters.iter().map(|c| c.cluster_name.clone()))
-        .collect();
     for (stage, fresh_stage) in stages.iter_mut().zip(fresh) {
         for c in stage.clusters.iter_mut() {
             if !selected.contains_key(&c.cluster_name) && !outcome(c, generation).is_final() {
-                mark_skipped(c, cluster::SKIPPED_DEPARTED, msg::CLUSTER_DEPARTED, generation, now);
+                super::marks::cluster_skipped(c, cluster::SKIPPED_DEPARTED, msg::CLUSTER_DEPARTED, generation, now);
             }
         }
         let newcomers: Vec<String> = fresh_stage
@@ -158,16 +155,18 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
     }
     // Under `Freeze`, a cluster the run already has stays in its stage even when its labels no
     // longer match one: only newcomers count as unmatched.
-    let mut unmatched = fresh.unmatched.clone();
-    if freeze {
-        let known: BTreeSet<&str> = status
+    let known: BTreeSet<String> = if freeze {
+        status
             .stages_status
             .iter()
             .flatten()
-            .flat_map(|s| s.clusters.iter().map(|c| c.cluster_name.as_str()))
-            .collect();
-        unmatched.retain(|c| !known.contains(c.as_str()));
-    }
+            .flat_map(|s| s.clusters.iter().map(|c| c.cluster_name.clone()))
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    let mut unmatched = fresh.unmatched.clone();
+    unmatched.retain(|c| !known.contains(c));
     status.unmatched_clusters = (!unmatched.is_empty()).then(|| unmatched.iter().take(NAMES_CAP).cloned().collect());
     let selected: BTreeMap<String, &BindingView> = bindings
         .selected
@@ -183,7 +182,7 @@ pub fn revalidate<'a>(obs: &'a Observed, status: &mut UpdateRunStatus) -> Result
             stages.iter().map(|s| (s.stage_name.clone(), Vec::new())).collect()
         };
         compare_stages(&names(&fresh.stages), &names(recorded))?;
-        freeze_membership(status, &fresh.stages, &selected, obs.run.generation, obs.now);
+        freeze_membership(status, &fresh.stages, &selected, &known, obs.run.generation, obs.now);
     } else if compact::is_compact(status) {
         compare_compact(&fresh.stages, recorded)?;
         let snapshot_name = super::master_snapshot_name(obs, status);
