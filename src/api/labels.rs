@@ -106,3 +106,66 @@ mod tests {
         assert_eq!(policy_snapshot_name("example-placement", 0), "example-placement-0");
     }
 }
+
+/// Why `key` cannot be a Kubernetes label key (an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 characters: letters, digits, `-`, `_`, `.`, starting and ending with a
+/// letter or digit), or `None` when it can.
+pub fn label_key_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if let Some(prefix) = prefix {
+        let label_ok = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 63
+                && alnum(part.chars().next())
+                && alnum(part.chars().last())
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        if prefix.len() > 253 || !prefix.split('.').all(label_ok) {
+            return Some(format!(
+                "the prefix `{prefix}` must be a DNS subdomain (lower-case letters, digits, `-` and `.`)"
+            ));
+        }
+    }
+    if name.is_empty() || name.len() > 63 {
+        return Some("the name part must be 1 to 63 characters".into());
+    }
+    let name_ok = alnum(name.chars().next())
+        && alnum(name.chars().last())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    (!name_ok).then(|| {
+        "the name part may hold only letters, digits, `-`, `_` and `.`, and must start and end with a letter or digit"
+            .into()
+    })
+}
+
+#[cfg(test)]
+mod label_key_tests {
+    use super::label_key_problem;
+
+    #[test]
+    fn label_keys_are_checked_as_kubernetes_checks_them() {
+        for good in ["order", "kubernetes-fleet.io/order", "a.b_c-d", "x/y", "A9"] {
+            assert_eq!(label_key_problem(good), None, "{good}");
+        }
+        for bad in [
+            "my order",
+            "",
+            "-order",
+            "order-",
+            "Bad_Prefix/x",
+            "a/",
+            "/x",
+            &"k".repeat(64),
+        ] {
+            assert!(label_key_problem(bad).is_some(), "{bad:?} passed");
+        }
+    }
+}

@@ -46,9 +46,6 @@ pub enum Error {
     /// The run object did not parse.
     #[error("parsing the run: {0}")]
     Parse(#[from] serde_json::Error),
-    /// A transient condition the decision reported (status was written).
-    #[error("{0}")]
-    Retry(String),
 }
 
 impl Error {
@@ -70,7 +67,6 @@ impl Error {
             Error::Act(_) => "act_error",
             Error::Record(_) => "record_error",
             Error::Parse(_) => "parse_error",
-            Error::Retry(_) => "retry",
         }
     }
 }
@@ -83,6 +79,9 @@ pub struct Context {
     metrics: Arc<Metrics>,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
+    /// Runs waiting for something outside the hub: how many passes in a row, and the last
+    /// message logged at info (SD-36).
+    waits: Mutex<HashMap<String, (u32, String)>>,
     caches: Caches,
     /// The run versions this controller's own latest writes replaced.
     own_writes: OwnWrites,
@@ -163,6 +162,7 @@ async fn controller<K>(
         metrics,
         recorder: Recorder::new(client.clone(), reporter),
         failures: Mutex::default(),
+        waits: Mutex::default(),
         own_writes: OwnWrites::default(),
         caches: Caches {
             bindings: binding_cache,
@@ -296,6 +296,7 @@ where
     let run_version = acted.run_version;
     if observed.run.deleting {
         ctx.metrics.forget_run(&run_labels(&observed));
+        ctx.waits.lock().map(|mut w| w.remove(&key(&observed))).ok();
         return Ok(ControllerAction::await_change());
     }
     let before = [obj.meta().resource_version.clone(), run_version.clone()];
@@ -307,12 +308,43 @@ where
         );
     }
     ctx.failures.lock().map(|mut f| f.remove(&key(&observed))).ok();
+    if let Next::Retry(message) = decision.next {
+        return Ok(waiting(&ctx, &key(&observed), message));
+    }
+    ctx.waits.lock().map(|mut w| w.remove(&key(&observed))).ok();
     ctx.metrics.count_reconcile(ctx.controller, "success");
     match decision.next {
-        Next::AwaitChange => Ok(ControllerAction::await_change()),
+        Next::AwaitChange | Next::Retry(_) => Ok(ControllerAction::await_change()),
         Next::After(delay) => Ok(ControllerAction::requeue(delay)),
-        Next::Retry(message) => Err(Error::Retry(message)),
     }
+}
+
+/// Longest pause between two looks at a waiting run; a change of its bindings wakes it sooner.
+const MOST_WAIT: Duration = Duration::from_secs(30);
+
+/// SD-36: a run that waits for members (a binding reporting a failure the member agent may still
+/// mend, bindings not yet observed) is counted as `waiting`, not as a reconcile error, and logged
+/// at info only when what it waits for changes. Upstream returns an error from the reconcile,
+/// which logs it every retry. The next look comes after 1 s, doubling to 30 s.
+fn waiting(ctx: &Context, run: &str, message: String) -> ControllerAction {
+    ctx.metrics.count_reconcile(ctx.controller, "waiting");
+    let passes = ctx
+        .waits
+        .lock()
+        .map(|mut waits| {
+            let entry = waits.entry(run.to_string()).or_insert((0, String::new()));
+            entry.0 = entry.0.saturating_add(1);
+            if entry.1 != message {
+                info!(run, controller = ctx.controller, waiting_for = %message, "run waiting");
+                entry.1 = message;
+            } else {
+                debug!(run, controller = ctx.controller, waiting_for = %entry.1, "run still waiting");
+            }
+            entry.0
+        })
+        .unwrap_or(1);
+    let delay = Duration::from_secs(1u64 << passes.saturating_sub(1).min(5)).min(MOST_WAIT);
+    ControllerAction::requeue(delay)
 }
 
 fn key(observed: &Observed) -> String {

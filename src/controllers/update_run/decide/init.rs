@@ -28,6 +28,13 @@ pub struct Classified<'a> {
 
 /// Step 1: the placement exists and is External.
 pub fn check_placement(obs: &Observed) -> Result<&PlacementView, Failure> {
+    if obs.run.spec.placement_name.is_empty() {
+        // Admitted, as upstream admits it; named here so the user knows which field to set.
+        return Err(validation_abort(
+            Category::User,
+            "parent placement not found: spec.placementName is empty; set it to the name of the placement to roll out",
+        ));
+    }
     let placement = obs
         .placement
         .as_ref()
@@ -81,6 +88,15 @@ pub fn latest_policy(obs: &Observed) -> Result<(&PolicySnapshotView, i64), Failu
                     format!("policy snapshot `{snapshot_key}` doesn't have valid cluster count annotation"),
                 )
             })?,
+        // SD-35: a PickFixed policy without cluster names selects nothing, whatever joins.
+        PlacementType::PickFixed if snapshot.fixed_cluster_count == 0 => {
+            return Err(validation_abort(
+                Category::User,
+                format!(
+                    "placement {placement_key} is PickFixed with no spec.policy.clusterNames, so it selects no cluster; list the clusters to pick"
+                ),
+            ));
+        }
         PlacementType::PickFixed => snapshot.fixed_cluster_count as i64,
         PlacementType::PickAll => -1,
     };
@@ -166,6 +182,15 @@ pub fn strategy_snapshot(strategy: &UpdateStrategySpec) -> UpdateStrategySpec {
 /// Runs initialization into `status`. Fields computed before a failure stay in `status`, so a
 /// failed run still shows what it found.
 pub fn initialize(obs: &Observed, status: &mut UpdateRunStatus) -> Result<(), Failure> {
+    match initialize_in_order(obs, status) {
+        // SD-35: before waiting, a problem no waiting can fix is named and fails the run.
+        Err(Failure::Pending(message)) => fatal_before_waiting(obs).and(Err(Failure::Pending(message))),
+        other => other,
+    }
+}
+
+/// Initialization in upstream's order of checks.
+fn initialize_in_order(obs: &Observed, status: &mut UpdateRunStatus) -> Result<(), Failure> {
     let placement = check_placement(obs)?;
     status.applied_strategy = Some(placement.apply_strategy.clone());
 
@@ -229,6 +254,26 @@ pub fn initialize(obs: &Observed, status: &mut UpdateRunStatus) -> Result<(), Fa
     Ok(())
 }
 
+/// SD-35: problems no waiting can fix, checked when initialization would otherwise wait (for a
+/// policy snapshot, the scheduler, bindings). Upstream checks them after the bindings, so on a
+/// hub whose placement has no cluster yet a run with a missing strategy or a bad index only said
+/// it was waiting for the scheduler, for ever. The messages are the ones the later checks give.
+fn fatal_before_waiting(obs: &Observed) -> Result<(), Failure> {
+    if matches!(obs.strategy, Some(None)) {
+        return Err(validation_abort(
+            Category::User,
+            format!(
+                "referenced updateStrategy not found: `{}`",
+                obs.run.key_of(&obs.run.spec.staged_rollout_strategy_name)
+            ),
+        ));
+    }
+    if !names_no_index(obs) {
+        resolve_resource_index(obs)?;
+    }
+    Ok(())
+}
+
 /// Whether the run rolls out the latest resources (no `resourceSnapshotIndex`).
 fn names_no_index(obs: &Observed) -> bool {
     obs.run
@@ -272,7 +317,9 @@ fn resolve_resource_index(obs: &Observed) -> Result<String, Failure> {
         let index = text.parse::<i64>().ok().filter(|i| *i >= 0).ok_or_else(|| {
             validation_abort(
                 Category::User,
-                format!("invalid resource snapshot index `{text}` provided, expected an integer >= 0"),
+                format!(
+                    "invalid resource snapshot index `{text}` provided, expected an integer >= 0 in spec.resourceSnapshotIndex"
+                ),
             )
         })?;
         if obs.resource_snapshots.is_empty() {

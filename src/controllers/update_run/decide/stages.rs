@@ -10,6 +10,7 @@ use super::failure::{Category, Failure, validation_abort};
 use super::model::{MemberView, TaskPosition};
 use super::outcome::name_list;
 use crate::api::labels::DELETE_STAGE_NAME;
+use crate::api::labels::label_key_problem;
 use crate::api::placement::{
     ClusterUpdatingStatus, StageConfig, StageTask, StageTaskStatus, StageTaskType, StageUpdatingStatus,
     UnmatchedClusters, UpdateStrategySpec,
@@ -47,6 +48,7 @@ pub fn compute_stages(
     for stage in &strategy.stages {
         validate_tasks(strategy_key, stage)?;
         let selector = stage_selector(strategy_key, stage)?;
+        check_sorting_key(strategy_key, stage)?;
         let mut clusters: Vec<(&MemberView, Option<i64>)> = Vec::new();
         for member in members {
             if !selected.contains(&member.name) || !selector.as_ref().is_some_and(|s| s.matches(&member.labels)) {
@@ -253,6 +255,24 @@ fn stage_selector(strategy_key: &str, stage: &StageConfig) -> Result<Option<Sele
                 ),
             )
         })
+}
+
+/// SD-35: a `sortingLabelKey` no label can have would leave the stage unordered without a word
+/// (upstream admits it); the run fails naming the field instead.
+fn check_sorting_key(strategy_key: &str, stage: &StageConfig) -> Result<(), Failure> {
+    let Some(key) = &stage.sorting_label_key else {
+        return Ok(());
+    };
+    match label_key_problem(key) {
+        None => Ok(()),
+        Some(problem) => Err(validation_abort(
+            Category::User,
+            format!(
+                "stage `{}` of updateStrategy `{strategy_key}`: sortingLabelKey `{key}` is not a valid label key: {problem}",
+                stage.name
+            ),
+        )),
+    }
 }
 
 fn sorting_value(stage: &StageConfig, member: &MemberView, profile: Profile) -> Result<Option<i64>, Failure> {

@@ -2123,4 +2123,5 @@ fn sd27_a_run_waits_for_as_many_bindings_as_the_scheduler_counted_past_the_decis
     assert_eq!(w.run_condition(types::INITIALIZED), pair("True", run::INITIALIZED));
 }
 
+mod bad_input;
 mod run_control;
