@@ -126,6 +126,8 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
         placement_status_inline_limit: args.placement_status_inline_limit,
     });
     crate::controllers::compat::set(args.compat);
+    // Crash points of the test suite's builds (none in release builds).
+    let _failpoints = crate::ops::failpoints::setup();
     info!(compat = ?args.compat, "compatibility profile (SD-25)");
     let options = PlacementOptions {
         throttle: Throttle {

@@ -1,6 +1,7 @@
 //! Operating the process: logging, the health endpoint, metrics, leader election and signals.
 
 pub mod client;
+pub mod failpoints;
 pub mod http;
 pub mod leader;
 pub mod metrics;

@@ -560,7 +560,10 @@ async fn create_snapshot(
     obj.metadata.owner_references = serde_json::from_value(owner.clone())?;
     obj.data = json!({"spec": {"selectedResources": snapshot.resources}});
     match api.create(&PostParams::default(), &obj).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            fail::fail_point!(crate::ops::failpoints::PLACEMENT_AFTER_SNAPSHOT_CREATE);
+            Ok(())
+        }
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
     }

@@ -83,7 +83,7 @@ pub async fn act(client: &Client, kinds: &KindSet, obs: &Observed, actions: &[Ac
                 );
                 obj.data = json!({"spec": {"parentStageRollout": run.name, "targetStage": stage}});
                 match api.create(&PostParams::default(), &obj).await {
-                    Ok(_) => {}
+                    Ok(_) => fail::fail_point!(crate::ops::failpoints::UPDATE_RUN_AFTER_APPROVAL_CREATE),
                     Err(kube::Error::Api(s)) if s.code == 409 => {}
                     Err(e) => return Err(wrap(e)),
                 }
@@ -164,8 +164,11 @@ async fn start_one(
         target: target.as_ref(),
         message,
     };
-    start_binding(client, kinds, obs.run.namespace.as_deref(), &start, obs.now)
-        .await
+    let written = start_binding(client, kinds, obs.run.namespace.as_deref(), &start, obs.now).await;
+    if written.is_ok() {
+        fail::fail_point!(crate::ops::failpoints::UPDATE_RUN_AFTER_BINDING_WRITE);
+    }
+    written
         .map(|generation| (binding.clone(), generation))
         .map_err(|source| ActError {
             action: format!("{action:?}"),

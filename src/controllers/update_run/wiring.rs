@@ -292,6 +292,9 @@ where
     let observed = observe(&ctx.client, &ctx.kinds, &ctx.caches, run).await?;
     let decision = decide(&observed);
     let acted = act(&ctx.client, &ctx.kinds, &observed, &decision.actions).await?;
+    if !decision.actions.is_empty() {
+        fail::fail_point!(crate::ops::failpoints::UPDATE_RUN_AFTER_ACTIONS);
+    }
     ctx.caches.remember(observed.run.namespace.as_deref(), &acted.started);
     let run_version = acted.run_version;
     if observed.run.deleting {
@@ -399,6 +402,7 @@ where
             .await
             .map_err(Error::Record)?;
         written = replaced.metadata.resource_version;
+        fail::fail_point!(crate::ops::failpoints::UPDATE_RUN_AFTER_STATUS_WRITE);
         for note in transitions(ctx.kinds.scope, old, status) {
             info!(run = %key(observed), reason = note.reason, message = %note.message, "transition");
             let event = Event {

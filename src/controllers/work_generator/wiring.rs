@@ -304,6 +304,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                 let obj = work_object(&work, &member_namespace(&target), apply_strategy.as_ref());
                 match works.create(&PostParams::default(), &obj).await {
                     Ok(created) => {
+                        fail::fail_point!(crate::ops::failpoints::WORK_GENERATOR_AFTER_WORK_WRITE);
                         info!(binding = %name, work = %work.name, cluster = %target, "work created");
                         written.insert(work.name.clone(), Some(created));
                     }
@@ -319,6 +320,7 @@ async fn reconcile(binding: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Act
                     "spec": {"workload": {"manifests": work.manifests}, "applyStrategy": apply_strategy},
                 });
                 let updated = works.patch(&work.name, &params(), &Patch::Merge(&patch)).await?;
+                fail::fail_point!(crate::ops::failpoints::WORK_GENERATOR_AFTER_WORK_WRITE);
                 info!(binding = %name, work = %work.name, cluster = %target, "work updated");
                 written.insert(work.name.clone(), Some(updated));
             }
