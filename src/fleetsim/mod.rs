@@ -11,6 +11,7 @@
 //! The simulator uses the API types and ops helpers only; it shares no code with the hub or the
 //! member agent.
 
+pub mod invariants;
 pub mod members;
 pub mod plan;
 pub mod record;

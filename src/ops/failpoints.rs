@@ -17,6 +17,7 @@ pub const KILL_AT: &str = "STAGEHAND_KILL_AT";
 /// Every crash point, so a test (and `docs/reliability.md`) can list them.
 pub const POINTS: &[&str] = &[
     UPDATE_RUN_AFTER_BINDING_WRITE,
+    UPDATE_RUN_AFTER_BINDING_DELETE,
     UPDATE_RUN_AFTER_ACTIONS,
     UPDATE_RUN_AFTER_STATUS_WRITE,
     UPDATE_RUN_AFTER_APPROVAL_CREATE,
@@ -25,6 +26,8 @@ pub const POINTS: &[&str] = &[
 ];
 /// A run wrote one binding of a wave (the others of the wave may not be written yet).
 pub const UPDATE_RUN_AFTER_BINDING_WRITE: &str = "update-run-after-binding-write";
+/// A run's deletion stage deleted one binding (the others of the stage may not be deleted yet).
+pub const UPDATE_RUN_AFTER_BINDING_DELETE: &str = "update-run-after-binding-delete";
 /// A run's pass wrote its bindings and approvals but not yet its status.
 pub const UPDATE_RUN_AFTER_ACTIONS: &str = "update-run-after-actions";
 /// A run's pass wrote its status.

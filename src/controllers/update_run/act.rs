@@ -112,6 +112,7 @@ pub async fn act(client: &Client, kinds: &KindSet, obs: &Observed, actions: &[Ac
             Action::DeleteBinding { binding } => {
                 let api = kinds.api(client, &kinds.binding, ns);
                 ok_if_missing(api.delete(binding, &DeleteParams::default()).await).map_err(wrap)?;
+                fail::fail_point!(crate::ops::failpoints::UPDATE_RUN_AFTER_BINDING_DELETE);
             }
             Action::RequestSnapshot => {
                 let api = kinds.api(client, &kinds.placement, ns);

@@ -85,14 +85,23 @@ impl Caches {
     /// would otherwise see an empty binding cache and judge every cluster of a running run to
     /// have left its selection, failing the run.
     pub async fn ready(&self) -> Result<(), ObserveError> {
-        self.bindings
-            .wait_until_ready()
-            .await
-            .map_err(|_| ObserveError::CacheClosed("binding"))?;
-        self.members
-            .wait_until_ready()
-            .await
-            .map_err(|_| ObserveError::CacheClosed("member cluster"))
+        let both = async {
+            self.bindings
+                .wait_until_ready()
+                .await
+                .map_err(|_| ObserveError::CacheClosed("binding"))?;
+            self.members
+                .wait_until_ready()
+                .await
+                .map_err(|_| ObserveError::CacheClosed("member cluster"))
+        };
+        tokio::pin!(both);
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), &mut both).await {
+                Ok(result) => return result,
+                Err(_) => tracing::warn!("the binding and member cluster caches have no first list after 10 s; runs wait for them"),
+            }
+        }
     }
 
     /// Remembers bindings a pass pointed at a run's version.

@@ -326,9 +326,10 @@ where
 const MOST_WAIT: Duration = Duration::from_secs(30);
 
 /// SD-36: a run that waits for members (a binding reporting a failure the member agent may still
-/// mend, bindings not yet observed) is counted as `waiting`, not as a reconcile error, and logged
-/// at info only when what it waits for changes. Upstream returns an error from the reconcile,
-/// which logs it every retry. The next look comes after 1 s, doubling to 30 s.
+/// mend, bindings not yet observed) is counted as `waiting`, not as a reconcile error. It is
+/// logged at info when it starts waiting, and at debug while what it waits for changes (at fleet
+/// scale that is every pass). Upstream returns an error from the reconcile, which logs it every
+/// retry. The next look comes after 1 s, doubling to 30 s.
 fn waiting(ctx: &Context, run: &str, message: String) -> ControllerAction {
     ctx.metrics.count_reconcile(ctx.controller, "waiting");
     let passes = ctx
@@ -337,12 +338,12 @@ fn waiting(ctx: &Context, run: &str, message: String) -> ControllerAction {
         .map(|mut waits| {
             let entry = waits.entry(run.to_string()).or_insert((0, String::new()));
             entry.0 = entry.0.saturating_add(1);
-            if entry.1 != message {
+            if entry.0 == 1 {
                 info!(run, controller = ctx.controller, waiting_for = %message, "run waiting");
-                entry.1 = message;
-            } else {
-                debug!(run, controller = ctx.controller, waiting_for = %entry.1, "run still waiting");
+            } else if entry.1 != message {
+                debug!(run, controller = ctx.controller, waiting_for = %message, "run still waiting");
             }
+            entry.1 = message;
             entry.0
         })
         .unwrap_or(1);

@@ -1,0 +1,1 @@
+//! Faults other than a hub crash (filled in below).

@@ -1,0 +1,113 @@
+//! The crash and fault matrix (issue 19): the hub is killed with SIGKILL at many points of staged
+//! runs, its API server restarted and cut off, and every run is judged from the members' side
+//! (`fleetsim`'s record, or the objects on real members) by the invariants of
+//! `stagehand::fleetsim::invariants`: every cluster got the run's index exactly once, nothing
+//! stale, stages in order behind their gates, never more clusters applying than
+//! `maxConcurrency`.
+//!
+//! `make test` runs a CI-sized matrix; `make chaos` (`STAGEHAND_CHAOS=full`) runs every point
+//! over a larger fleet and prints the figures. docs/reliability.md says what is guaranteed.
+
+mod faults;
+mod hub_process;
+mod matrix;
+mod real;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::TestCluster;
+
+/// Whether this is `make chaos` (every point, the larger fleet) rather than `make test`.
+pub fn full() -> bool {
+    std::env::var("STAGEHAND_CHAOS").is_ok_and(|v| v == "full")
+}
+
+/// kubectl without the harness's echo: the matrix polls several times a second.
+pub fn kubectl_quiet(cluster: &TestCluster, args: &[&str]) -> Output {
+    Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .output()
+        .expect("running kubectl")
+}
+
+/// `kubectl get ... -o json`, or `None` when it failed (the API server may be down on purpose).
+pub fn get_json(cluster: &TestCluster, args: &[&str]) -> Option<Value> {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", "json", "--request-timeout=5s"]);
+    let out = kubectl_quiet(cluster, &all);
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).ok())
+        .flatten()
+}
+
+/// The status of condition `type_` of an object's status, if present.
+pub fn condition<'a>(status: &'a Value, type_: &str) -> Option<(&'a str, &'a str)> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| (c["status"].as_str().unwrap_or(""), c["reason"].as_str().unwrap_or("")))
+}
+
+/// Milliseconds since the epoch, on the clock the simulator's record uses.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// One line of the figures table.
+pub struct Figure {
+    pub scenario: String,
+    pub points: usize,
+    pub runs: usize,
+    pub correct: usize,
+    pub twice: usize,
+    pub skipped: usize,
+    pub stale: usize,
+    pub order: usize,
+    pub concurrency: usize,
+    pub took: Duration,
+}
+
+/// Prints the figures as a table (the `make chaos` output).
+pub fn print_figures(title: &str, rows: &[Figure]) {
+    println!("\n{title}");
+    println!(
+        "| scenario | kill/fault points | runs | runs correct | updated twice | skipped | stale index | out of order | over maxConcurrency | took |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} s |",
+            r.scenario,
+            r.points,
+            r.runs,
+            r.correct,
+            r.twice,
+            r.skipped,
+            r.stale,
+            r.order,
+            r.concurrency,
+            r.took.as_secs_f64()
+        );
+    }
+}
+
+/// Polls `check` every `every` until it returns a value or `timeout` passes.
+pub fn poll<T>(timeout: Duration, every: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(every);
+    }
+}

@@ -1,0 +1,1 @@
+//! The crash matrix on real members (filled in below).
