@@ -21,6 +21,9 @@ use super::report::{Outcome, reports, work_status};
 use crate::api::labels::{PARENT_PLACEMENT, PARENT_RESOURCE_SNAPSHOT_INDEX};
 use crate::api::placement::Work;
 
+/// Longest pause between two tries of a report.
+const MOST_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Shared by every report task.
 struct Shared {
     client: Client,
@@ -127,15 +130,16 @@ async fn seen(shared: &Arc<Shared>, work: Work) {
                     return;
                 }
                 Err(kube::Error::Api(s)) if s.code == 404 => return,
-                Err(error) if attempt < 8 => {
-                    debug!(work = %key, %error, "reporting a work failed; retrying");
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt.min(5))).await;
-                }
+                // A member agent keeps trying however long the hub is away (an API server
+                // restarted or cut off): so does the simulated one, at most 5 s apart.
                 Err(error) => {
-                    warn!(work = %key, %error, "reporting a work failed; giving up until it changes");
-                    shared.handled.lock().await.remove(&key);
-                    return;
+                    attempt += 1;
+                    if attempt == 8 {
+                        warn!(work = %key, %error, "reporting a work keeps failing; still trying");
+                    } else {
+                        debug!(work = %key, %error, "reporting a work failed; retrying");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt.min(5)).min(MOST_RETRY)).await;
                 }
             }
         }

@@ -350,6 +350,29 @@ impl TestCluster {
         child.wait().expect("waiting for testcp")
     }
 
+    /// Stops the control plane and starts it again on the same directory: same address,
+    /// credentials and data (etcd keeps everything), as an API server restart in place.
+    pub fn restart(&self, role: Role) {
+        self.stop();
+        let fresh = start(&self.name, role);
+        let TestCluster {
+            _lifeline, _process, ..
+        } = fresh;
+        *self._lifeline.lock().expect("lifeline lock") = _lifeline.into_inner().expect("lifeline");
+        *self._process.lock().expect("process lock") = _process.into_inner().expect("process");
+    }
+
+    /// Sends `signal` (STOP, CONT) to the control plane's process: STOP freezes the API server
+    /// and etcd, as a partition would for every client.
+    pub fn signal(&self, signal: &str) {
+        let pid = self._process.lock().expect("process lock").id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+    }
+
     /// Runs kubectl against this cluster as a user would, printing the command and its output.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with_stdin(args, None)

@@ -57,7 +57,7 @@ impl HubProcess {
             .args(["--resource-changes-collection-duration", "0s"])
             .args(&self.extra)
             .env("KUBECONFIG", &self.kubeconfig)
-            .env("RUST_LOG", "info,stagehand=debug")
+            .env("RUST_LOG", "info,stagehand=debug,kube_runtime=debug")
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
         if let Some(point) = kill_at {

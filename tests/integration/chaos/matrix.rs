@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -25,7 +25,9 @@ use stagehand::ops::failpoints::{
 };
 
 use super::hub_process::HubProcess;
-use super::{Figure, condition, full, get_json, kubectl_quiet, now_ms, poll, print_figures};
+use super::{
+    Figure, condition, full, get_json, joined, kubectl_quiet, now_ms, poll, print_figures, spawn_simulated_fleet,
+};
 use crate::harness::{Role, TestCluster, start_parallel, wait_for};
 use crate::hub::KillOnDrop;
 use crate::pipeline::placement;
@@ -197,19 +199,7 @@ fn spawn_fleetsim(hub: &TestCluster, clusters: usize, record: &Path) -> (Child, 
         "chaos-stage={}",
         STAGES.map(|(s, p, _)| format!("{s}:{p}")).join(",")
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .arg("--kubeconfig")
-        .arg(&hub.kubeconfig)
-        .args(["--clusters", &clusters.to_string(), "--create-member-clusters"])
-        .args(["--split", &split, "--label", "chaos-keep=yes"])
-        .args(["--latency", "100ms-600ms", "--heartbeat-period", "30", "--record"])
-        .arg(record)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting fleetsim");
-    let guard = KillOnDrop(child.id());
-    (child, guard)
+    spawn_simulated_fleet(hub, clusters, &["--split", &split, "--label", "chaos-keep=yes"], record)
 }
 
 fn strategy(hub: &TestCluster) {
@@ -327,6 +317,19 @@ impl Driver<'_> {
         }
     }
 
+    /// Prints what a failed step needs for a diagnosis: the run as the API server has it.
+    fn dump(&self) {
+        if let Some(view) = self.view() {
+            println!(
+                "[chaos] {} now: {}",
+                self.run,
+                serde_json::to_string_pretty(&view.run).unwrap_or_default()
+            );
+            println!("[chaos] approvals: {}", serde_json::to_string(&view.approvals).unwrap_or_default());
+        }
+        println!("[chaos] hub log: {}", self.hub.log_path().display());
+    }
+
     fn note_stop(&mut self, view: &View) {
         if self.stopped_since.is_none() && stopped(view) {
             self.stopped_since = Some(now_ms());
@@ -379,7 +382,10 @@ impl Driver<'_> {
                         }
                         None
                     });
-                    assert!(crashed.is_some(), "{} not reached in {:?}", step.describe(), started.elapsed());
+                    if crashed.is_none() {
+                        self.dump();
+                        panic!("{} not reached in {:?}", step.describe(), started.elapsed());
+                    }
                     self.hub.wait_for_crash(Duration::from_secs(5));
                 }
                 Step::KillWhen(what, predicate) | Step::Await(what, predicate) => {
@@ -402,7 +408,10 @@ impl Driver<'_> {
                         }
                         None
                     });
-                    assert!(seen.is_some(), "run {}: never saw {what}", self.run);
+                    if seen.is_none() {
+                        self.dump();
+                        panic!("run {}: never saw {what}", self.run);
+                    }
                     if matches!(step, Step::Await(..)) {
                         continue;
                     }
@@ -415,7 +424,10 @@ impl Driver<'_> {
                         let pending = view.pending_approvals().first().map(|a| (*a).clone());
                         pending.map(|approval| self.approve(&approval))
                     });
-                    assert!(done.is_some(), "run {}: no approval to approve", self.run);
+                    if done.is_none() {
+                        self.dump();
+                        panic!("run {}: no approval to approve", self.run);
+                    }
                     self.hub.sigkill();
                 }
             }
@@ -433,7 +445,10 @@ impl Driver<'_> {
             }
             (view.run_reason("Succeeded") == Some(("True", "UpdateRunSucceeded"))).then_some(())
         });
-        assert!(done.is_some(), "run {} did not succeed; see {}", self.run, self.hub.log_path().display());
+        if done.is_none() {
+            self.dump();
+            panic!("run {} did not succeed", self.run);
+        }
     }
 }
 
@@ -523,13 +538,6 @@ fn new_index_through_a_crash(cluster: &TestCluster, hub: &mut HubProcess, value:
     1
 }
 
-fn joined(hub: &TestCluster) -> usize {
-    let out = kubectl_quiet(
-        hub,
-        &["get", "memberclusters", "-o", r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{"\n"}{end}"#],
-    );
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| *l == "True").count()
-}
 
 /// The matrix itself: ≥ 20 kill points over three runs, every run checked from the members'
 /// side. The figures go to stdout (`make chaos` shows them).

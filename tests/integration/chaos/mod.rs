@@ -13,12 +13,41 @@ mod hub_process;
 mod matrix;
 mod real;
 
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::harness::TestCluster;
+use crate::hub::KillOnDrop;
+
+/// Starts `fleetsim` with `clusters` simulated members (MemberClusters created, heartbeat every
+/// 30 s, 100–600 ms to apply), `extra` flags, recording to `record`.
+pub fn spawn_simulated_fleet(hub: &TestCluster, clusters: usize, extra: &[&str], record: &Path) -> (Child, KillOnDrop) {
+    let child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .arg("--kubeconfig")
+        .arg(&hub.kubeconfig)
+        .args(["--clusters", &clusters.to_string(), "--create-member-clusters"])
+        .args(extra)
+        .args(["--latency", "100ms-600ms", "--heartbeat-period", "30", "--record"])
+        .arg(record)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting fleetsim");
+    let guard = KillOnDrop(child.id());
+    (child, guard)
+}
+
+/// How many MemberClusters say `Joined=True`.
+pub fn joined(hub: &TestCluster) -> usize {
+    let out = kubectl_quiet(
+        hub,
+        &["get", "memberclusters", "-o", r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{"\n"}{end}"#],
+    );
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| *l == "True").count()
+}
 
 /// Whether this is `make chaos` (every point, the larger fleet) rather than `make test`.
 pub fn full() -> bool {
