@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help build crds test lint unit integration walkthroughs chart testcp up down status bench bench-10k bench-startup clean
+.PHONY: help build crds test lint unit integration walkthroughs chart testcp up down status bench bench-10k bench-startup chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ bench: ## fleet-scale benchmark: 100 and 1,000 simulated clusters, 100 parallel 
 
 bench-10k: ## the 3-stage run over 10,000 simulated clusters (the first run only)
 	@python3 hack/bench.py --scenarios single --sizes 10000 --runs 1 --timeout 3600
+
+chaos: ## crash and fault matrix at full size (200 simulated members, real members, faults); prints the figures (docs/reliability.md)
+	@hack/chaos.sh
 
 bench-startup: ## print start-up time and memory of the local fleet's control planes
 	@hack/bench.sh

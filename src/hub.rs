@@ -181,13 +181,25 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
             }
         }
     };
-    let (served, placed) = tokio::join!(server, bounded);
+    // Lost leadership ends the controllers: the process must end with them (and be restarted),
+    // not keep serving /healthz with no controller running, which looked healthy and did nothing.
+    tokio::pin!(server);
+    let placed = tokio::select! {
+        placed = bounded => placed,
+        served = &mut server => {
+            served.map_err(|source| HubError::Http { addr: args.http_addr.clone(), source })?;
+            Ok(())
+        }
+    };
+    if let Err(error) = &placed {
+        tracing::error!(%error, "the controllers stopped; exiting");
+    }
     if let Some(election) = election {
         election.leave().await;
     }
     placed?;
-    served.map_err(|source| HubError::Http {
-        addr: args.http_addr,
+    server.await.map_err(|source| HubError::Http {
+        addr: args.http_addr.clone(),
         source,
     })?;
     info!("hub stopped");
