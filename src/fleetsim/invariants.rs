@@ -98,7 +98,10 @@ impl fmt::Display for Violations {
             parts.push(format!("out of stage order: {:?}", self.out_of_order));
         }
         if !self.over_concurrency.is_empty() {
-            parts.push(format!("over maxConcurrency (stage, most, allowed): {:?}", self.over_concurrency));
+            parts.push(format!(
+                "over maxConcurrency (stage, most, allowed): {:?}",
+                self.over_concurrency
+            ));
         }
         if !self.deletion.is_empty() {
             parts.push(format!("deletion stage: {:?}", self.deletion));

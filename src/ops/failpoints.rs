@@ -106,8 +106,14 @@ mod tests {
 
     #[test]
     fn a_kill_names_a_known_point_and_a_pass() {
-        assert_eq!(parse("update-run-after-actions:3"), Ok(("update-run-after-actions".into(), 3)));
-        assert_eq!(parse("update-run-after-actions"), Ok(("update-run-after-actions".into(), 1)));
+        assert_eq!(
+            parse("update-run-after-actions:3"),
+            Ok(("update-run-after-actions".into(), 3))
+        );
+        assert_eq!(
+            parse("update-run-after-actions"),
+            Ok(("update-run-after-actions".into(), 1))
+        );
         assert!(parse("nowhere:1").unwrap_err().contains("unknown point `nowhere`"));
         assert!(parse("update-run-after-actions:0").is_err());
     }

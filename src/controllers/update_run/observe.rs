@@ -99,7 +99,9 @@ impl Caches {
         loop {
             match tokio::time::timeout(std::time::Duration::from_secs(10), &mut both).await {
                 Ok(result) => return result,
-                Err(_) => tracing::warn!("the binding and member cluster caches have no first list after 10 s; runs wait for them"),
+                Err(_) => tracing::warn!(
+                    "the binding and member cluster caches have no first list after 10 s; runs wait for them"
+                ),
             }
         }
     }

@@ -476,9 +476,11 @@ const CONFLICT_RETRY: Duration = Duration::from_millis(200);
 /// that bring the writes usually wake it first).
 const STALE_RETRY: Duration = Duration::from_secs(1);
 
-/// Per-run exponential back-off: 0.5 s doubling, at most 5 minutes; reset by a clean pass. A lost
+/// Per-run exponential back-off: 0.5 s doubling, at most 30 s; reset by a clean pass. A lost
 /// race is retried at once and does not grow the back-off: at fleet scale other writers (the
-/// work generator reporting on bindings) touch the same objects all the time.
+/// work generator reporting on bindings) touch the same objects all the time. The cap is short
+/// (SD-36): an API server away for a minute fails ten passes in a row, and with a 5-minute cap
+/// the run then sat idle for minutes after the server came back.
 fn error_policy<K>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> ControllerAction
 where
     K: Resource<DynamicType = ()>,
@@ -513,7 +515,7 @@ where
     } else if error.is_conflict() {
         CONFLICT_RETRY
     } else {
-        Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(10))).min(Duration::from_secs(300))
+        Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(10))).min(MOST_WAIT)
     };
     if error.is_conflict() {
         debug!(run = %key, controller = ctx.controller, reason, %error, retry_in = ?delay, "pass raced another writer; retrying");

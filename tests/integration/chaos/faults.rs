@@ -22,11 +22,11 @@ const WAIT: Duration = Duration::from_secs(240);
 fn strategy(hub: &TestCluster, name: &str) {
     hub.apply(
         &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
-            "metadata": {"name": name}, "spec": {"stages": [
-                {"name": "first", "maxConcurrency": 2, "labelSelector": {"matchLabels": {"fault-stage": "first"}},
-                 "afterStageTasks": [{"type": "TimedWait", "waitTime": "5s"}]},
-                {"name": "second", "maxConcurrency": "50%", "labelSelector": {"matchLabels": {"fault-stage": "second"}}},
-            ]}})
+        "metadata": {"name": name}, "spec": {"stages": [
+            {"name": "first", "maxConcurrency": 2, "labelSelector": {"matchLabels": {"fault-stage": "first"}},
+             "afterStageTasks": [{"type": "TimedWait", "waitTime": "5s"}]},
+            {"name": "second", "maxConcurrency": "50%", "labelSelector": {"matchLabels": {"fault-stage": "second"}}},
+        ]}})
         .to_string(),
     );
 }
@@ -53,7 +53,12 @@ fn stages_by_label(hub: &TestCluster) -> BTreeMap<String, BTreeSet<String>> {
     stages
 }
 
-fn expectation(run: &str, placement: &str, stages: &BTreeMap<String, BTreeSet<String>>, window: (i64, i64)) -> RunExpectation {
+fn expectation(
+    run: &str,
+    placement: &str,
+    stages: &BTreeMap<String, BTreeSet<String>>,
+    window: (i64, i64),
+) -> RunExpectation {
     let first = stages["first"].len();
     let second = stages["second"].len();
     RunExpectation {
@@ -96,7 +101,13 @@ fn succeeded_in(status: &Value, stage: usize) -> usize {
 /// Waits until `check` holds on the run's status, restarting the hub whenever it exited (a hub
 /// cut off from its API server longer than its Lease exits so that no two leaders write; its pod
 /// would be restarted). Returns how many restarts that took.
-fn supervise(hub: &mut HubProcess, cluster: &TestCluster, run: &str, what: &str, check: impl Fn(&Value) -> bool) -> usize {
+fn supervise(
+    hub: &mut HubProcess,
+    cluster: &TestCluster,
+    run: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> usize {
     let mut restarts = 0;
     let seen = poll(WAIT, Duration::from_millis(250), || {
         if hub.exited() {
@@ -110,7 +121,11 @@ fn supervise(hub: &mut HubProcess, cluster: &TestCluster, run: &str, what: &str,
         );
         check(&status).then_some(())
     });
-    assert!(seen.is_some(), "run {run}: never saw {what}; see {}", hub.log_path().display());
+    assert!(
+        seen.is_some(),
+        "run {run}: never saw {what}; see {}",
+        hub.log_path().display()
+    );
     restarts
 }
 
@@ -124,18 +139,34 @@ fn a_run_survives_its_api_server_restarted_and_then_frozen_for_30_seconds() {
     let clusters = 20;
     let cluster = &start_parallel(&[("faulthub", Role::Hub)])[0];
     let record = cluster.kubeconfig.parent().expect("dir").join("fleetsim.jsonl");
-    let (_sim, _guard) = spawn_simulated_fleet(cluster, clusters, &["--split", "fault-stage=first:40,second:60"], &record);
+    let (_sim, _guard) = spawn_simulated_fleet(
+        cluster,
+        clusters,
+        &["--split", "fault-stage=first:40,second:60"],
+        &record,
+    );
     let mut hub = HubProcess::new(cluster, "fault-hub", &[]);
     hub.start(None);
-    wait_for("the simulated members joined", WAIT, || (joined(cluster) == clusters).then_some(()));
+    wait_for("the simulated members joined", WAIT, || {
+        (joined(cluster) == clusters).then_some(())
+    });
     strategy(cluster, "faults");
-    placement(cluster, "faults", json!({"placementType": "PickAll"}), json!({"type": "External"}));
-    wait_for("snapshot 0", WAIT, || get_json(cluster, &["clusterresourcesnapshot", "faults-0-snapshot"]));
+    placement(
+        cluster,
+        "faults",
+        json!({"placementType": "PickAll"}),
+        json!({"type": "External"}),
+    );
+    wait_for("snapshot 0", WAIT, || {
+        get_json(cluster, &["clusterresourcesnapshot", "faults-0-snapshot"])
+    });
     let stages = stages_by_label(cluster);
     let from = now_ms();
     create_run(cluster, "faults-run", "faults", "faults");
 
-    supervise(&mut hub, cluster, "faults-run", "a first-stage cluster done", |s| succeeded_in(s, 0) >= 1);
+    supervise(&mut hub, cluster, "faults-run", "a first-stage cluster done", |s| {
+        succeeded_in(s, 0) >= 1
+    });
     println!("[chaos] restarting the hub's API server in the middle of stage `first`");
     cluster.restart(Role::Hub);
     let mut restarts = supervise(&mut hub, cluster, "faults-run", "stage `first` in its TimedWait", |s| {
@@ -155,7 +186,10 @@ fn a_run_survives_its_api_server_restarted_and_then_frozen_for_30_seconds() {
     restarts += supervise(&mut hub, cluster, "faults-run", "the run succeeded", succeeded);
     let to = now_ms();
     std::thread::sleep(Duration::from_millis(500));
-    let violations = check(&read(&record).expect("record"), &expectation("faults-run", "faults", &stages, (from, to)));
+    let violations = check(
+        &read(&record).expect("record"),
+        &expectation("faults-run", "faults", &stages, (from, to)),
+    );
     println!("[chaos] faults-run: hub restarted {restarts} time(s) after it exited on its own; {violations}");
     assert!(violations.is_empty(), "{violations}");
     let mut tally = Tally::default();
@@ -186,16 +220,28 @@ fn a_leader_handover_with_20_runs_in_flight_ends_every_run_correctly() {
     let runs = 20;
     let cluster = &start_parallel(&[("handoverhub", Role::Hub)])[0];
     let record = cluster.kubeconfig.parent().expect("dir").join("fleetsim.jsonl");
-    let (_sim, _guard) = spawn_simulated_fleet(cluster, clusters, &["--split", "fault-stage=first:50,second:50"], &record);
+    let (_sim, _guard) = spawn_simulated_fleet(
+        cluster,
+        clusters,
+        &["--split", "fault-stage=first:50,second:50"],
+        &record,
+    );
     let mut leader = HubProcess::new(cluster, "replica-a", &[]);
     leader.start(None);
-    wait_for("the simulated members joined", WAIT, || (joined(cluster) == clusters).then_some(()));
+    wait_for("the simulated members joined", WAIT, || {
+        (joined(cluster) == clusters).then_some(())
+    });
     let mut standby = HubProcess::new(cluster, "replica-b", &[]);
     standby.start(None);
     strategy(cluster, "handover");
     let names: Vec<String> = (0..runs).map(|i| format!("handover-{i:02}")).collect();
     for name in &names {
-        placement(cluster, name, json!({"placementType": "PickAll"}), json!({"type": "External"}));
+        placement(
+            cluster,
+            name,
+            json!({"placementType": "PickAll"}),
+            json!({"type": "External"}),
+        );
     }
     for name in &names {
         wait_for(&format!("{name} snapshot 0"), WAIT, || {
@@ -221,7 +267,9 @@ fn a_leader_handover_with_20_runs_in_flight_ends_every_run_correctly() {
     println!("[chaos] killing the leader with {in_flight} runs in flight");
     leader.sigkill();
     for name in &names {
-        let seen = poll(WAIT, Duration::from_millis(500), || run_status(cluster, name).filter(succeeded));
+        let seen = poll(WAIT, Duration::from_millis(500), || {
+            run_status(cluster, name).filter(succeeded)
+        });
         assert!(seen.is_some(), "run {name} did not succeed after the handover");
     }
     let to = now_ms();

@@ -112,7 +112,10 @@ impl HubProcess {
             println!(
                 "[chaos] the hub exited without being killed (see {}): {}",
                 self.log.display(),
-                self.own_log().lines().filter(|l| l.contains("ERROR")).last().unwrap_or_default()
+                self.own_log()
+                    .lines()
+                    .rfind(|l| l.contains("ERROR"))
+                    .unwrap_or_default()
             );
         }
         crashed

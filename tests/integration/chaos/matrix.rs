@@ -71,9 +71,11 @@ impl View {
         if let Some(n) = stage["clusterSummary"]["succeeded"].as_u64() {
             return n as usize;
         }
-        stage["clusters"]
-            .as_array()
-            .map_or(0, |cs| cs.iter().filter(|c| condition(c, "Succeeded").is_some_and(|(s, _)| s == "True")).count())
+        stage["clusters"].as_array().map_or(0, |cs| {
+            cs.iter()
+                .filter(|c| condition(c, "Succeeded").is_some_and(|(s, _)| s == "True"))
+                .count()
+        })
     }
 
     fn stage_done(&self, i: usize) -> bool {
@@ -141,7 +143,8 @@ fn stopping_or_stopped(v: &View) -> bool {
 }
 
 fn stopped(v: &View) -> bool {
-    v.run_reason("Progressing").is_some_and(|(_, r)| r == "UpdateRunStopped")
+    v.run_reason("Progressing")
+        .is_some_and(|(_, r)| r == "UpdateRunStopped")
 }
 
 /// The three runs' scripts. `make test` runs every point too: on 30 clusters that takes a few
@@ -195,10 +198,7 @@ fn scripts() -> Vec<(&'static str, Vec<Step>)> {
 }
 
 fn spawn_fleetsim(hub: &TestCluster, clusters: usize, record: &Path) -> (Child, KillOnDrop) {
-    let split = format!(
-        "chaos-stage={}",
-        STAGES.map(|(s, p, _)| format!("{s}:{p}")).join(",")
-    );
+    let split = format!("chaos-stage={}", STAGES.map(|(s, p, _)| format!("{s}:{p}")).join(","));
     spawn_simulated_fleet(hub, clusters, &["--split", &split, "--label", "chaos-keep=yes"], record)
 }
 
@@ -273,7 +273,11 @@ impl Driver<'_> {
         let run = get_json(self.cluster, &["csur", &self.run])?;
         let approvals = get_json(
             self.cluster,
-            &["clusterapprovalrequests", "-l", &format!("{TARGET_UPDATE_RUN}={}", self.run)],
+            &[
+                "clusterapprovalrequests",
+                "-l",
+                &format!("{TARGET_UPDATE_RUN}={}", self.run),
+            ],
         )?;
         Some(View {
             run,
@@ -292,7 +296,15 @@ impl Driver<'_> {
         let patch = r#"{"status":{"conditions":[{"type":"Approved","status":"True","reason":"chaos","message":"approved by the crash matrix"}]}}"#;
         let out = kubectl_quiet(
             self.cluster,
-            &["patch", "clusterapprovalrequest", name, "--type=merge", "--subresource=status", "-p", patch],
+            &[
+                "patch",
+                "clusterapprovalrequest",
+                name,
+                "--type=merge",
+                "--subresource=status",
+                "-p",
+                patch,
+            ],
         );
         if out.status.success() {
             self.approved.entry(key).or_insert(at);
@@ -336,7 +348,10 @@ impl Driver<'_> {
                 self.run,
                 serde_json::to_string_pretty(&view.run).unwrap_or_default()
             );
-            println!("[chaos] approvals: {}", serde_json::to_string(&view.approvals).unwrap_or_default());
+            println!(
+                "[chaos] approvals: {}",
+                serde_json::to_string(&view.approvals).unwrap_or_default()
+            );
         }
         println!("[chaos] hub log: {}", self.hub.log_path().display());
     }
@@ -367,7 +382,10 @@ impl Driver<'_> {
                         self.stopped.push((from, now_ms()));
                     }
                     let patch = format!(r#"{{"spec":{{"state":"{state}"}}}}"#);
-                    let out = kubectl_quiet(self.cluster, &["patch", "csur", &self.run, "--type=merge", "-p", &patch]);
+                    let out = kubectl_quiet(
+                        self.cluster,
+                        &["patch", "csur", &self.run, "--type=merge", "-p", &patch],
+                    );
                     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
                     continue;
                 }
@@ -478,16 +496,16 @@ fn create_run(hub: &TestCluster, name: &str, index: &str) {
 
 /// The expectation for a run from the labels, the approvals the test gave and the record.
 fn expectation(
-    run: &str,
+    driver: &Driver,
     index: &str,
     window: (i64, i64),
     stages: &BTreeMap<String, BTreeSet<String>>,
     deleted: BTreeSet<String>,
-    driver_approved: &BTreeMap<(String, String), i64>,
-    stopped: Vec<(i64, i64)>,
     entries: &[Entry],
 ) -> RunExpectation {
-    let approved = |stage: &str, position: &str| driver_approved.get(&(stage.to_string(), position.to_string())).copied();
+    let (run, driver_approved, stopped) = (&driver.run, &driver.approved, driver.stopped.clone());
+    let approved =
+        |stage: &str, position: &str| driver_approved.get(&(stage.to_string(), position.to_string())).copied();
     // The canary's TimedWait starts when the hub sees its last cluster available, after the last
     // report; status times are whole seconds, so allow one.
     let canary_end = entries
@@ -498,10 +516,13 @@ fn expectation(
         .max();
     let gates = [
         None,
-        [approved("staging", "beforeStage"), canary_end.map(|t| t + WAIT_MS - 1000)]
-            .into_iter()
-            .flatten()
-            .max(),
+        [
+            approved("staging", "beforeStage"),
+            canary_end.map(|t| t + WAIT_MS - 1000),
+        ]
+        .into_iter()
+        .flatten()
+        .max(),
         approved("staging", "afterStage"),
     ];
     RunExpectation {
@@ -532,7 +553,10 @@ fn new_index_through_a_crash(cluster: &TestCluster, hub: &mut HubProcess, value:
     hub.sigkill();
     hub.start(Some(&format!("{PLACEMENT_AFTER_SNAPSHOT_CREATE}:1")));
     let patch = format!(r#"{{"data":{{"key":"{value}"}}}}"#);
-    let out = kubectl_quiet(cluster, &["patch", "cm", "cm", "-n", PLACEMENT, "--type=merge", "-p", &patch]);
+    let out = kubectl_quiet(
+        cluster,
+        &["patch", "cm", "cm", "-n", PLACEMENT, "--type=merge", "-p", &patch],
+    );
     assert!(out.status.success());
     hub.wait_for_crash(STEP_TIMEOUT);
     hub.start(None);
@@ -540,7 +564,11 @@ fn new_index_through_a_crash(cluster: &TestCluster, hub: &mut HubProcess, value:
     wait_for(&format!("{snapshot} is the only latest snapshot"), STEP_TIMEOUT, || {
         let list = get_json(
             cluster,
-            &["clusterresourcesnapshots", "-l", &format!("kubernetes-fleet.io/parent-CRP={PLACEMENT},kubernetes-fleet.io/is-latest-snapshot=true")],
+            &[
+                "clusterresourcesnapshots",
+                "-l",
+                &format!("kubernetes-fleet.io/parent-CRP={PLACEMENT},kubernetes-fleet.io/is-latest-snapshot=true"),
+            ],
         )?;
         let names: Vec<&str> = list["items"]
             .as_array()?
@@ -551,7 +579,6 @@ fn new_index_through_a_crash(cluster: &TestCluster, hub: &mut HubProcess, value:
     });
     1
 }
-
 
 /// The matrix itself: ≥ 20 kill points over three runs, every run checked from the members'
 /// side. The figures go to stdout (`make chaos` shows them).
@@ -576,10 +603,13 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
         json!({"type": "External"}),
     );
     wait_for("snapshot 0", STEP_TIMEOUT, || {
-        kubectl_quiet(cluster, &["get", "clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")])
-            .status
-            .success()
-            .then_some(())
+        kubectl_quiet(
+            cluster,
+            &["get", "clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")],
+        )
+        .status
+        .success()
+        .then_some(())
     });
 
     let mut tally = Tally::default();
@@ -612,7 +642,14 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
             );
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             wait_for(&format!("{leaving} unscheduled"), STEP_TIMEOUT, || {
-                let list = get_json(cluster, &["clusterresourcebindings", "-l", &format!("kubernetes-fleet.io/parent-CRP={PLACEMENT}")])?;
+                let list = get_json(
+                    cluster,
+                    &[
+                        "clusterresourcebindings",
+                        "-l",
+                        &format!("kubernetes-fleet.io/parent-CRP={PLACEMENT}"),
+                    ],
+                )?;
                 list["items"]
                     .as_array()?
                     .iter()
@@ -645,22 +682,20 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
         // The record is written as it happens; give the last lines a moment.
         std::thread::sleep(Duration::from_millis(500));
         let entries = read(&record).expect("the record");
-        let expected = expectation(
-            &run,
-            &index,
-            (from, to),
-            &stages,
-            deleted,
-            &driver.approved,
-            std::mem::take(&mut driver.stopped),
-            &entries,
-        );
+        let expected = expectation(&driver, &index, (from, to), &stages, deleted, &entries);
         let violations = check(&entries, &expected);
         println!("[chaos] {run} ({title}): {} kill points, {violations}", driver.points);
         assert!(violations.is_empty(), "run {run} ({title}): {violations}");
         tally.add(&violations);
     }
-    println!("{}", kubectl_quiet(cluster, &["get", "csur"]).stdout.iter().map(|b| *b as char).collect::<String>());
+    println!(
+        "{}",
+        kubectl_quiet(cluster, &["get", "csur"])
+            .stdout
+            .iter()
+            .map(|b| *b as char)
+            .collect::<String>()
+    );
     print_figures(
         &format!(
             "Crash matrix: {clusters} simulated members, hub killed with SIGKILL ({} hub processes, {} exits nobody asked for)",

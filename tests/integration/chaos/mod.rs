@@ -8,6 +8,7 @@
 //! `make test` runs a CI-sized matrix; `make chaos` (`STAGEHAND_CHAOS=full`) runs every point
 //! over a larger fleet and prints the figures. docs/reliability.md says what is guaranteed.
 
+mod bad_input;
 mod faults;
 mod hub_process;
 mod matrix;
@@ -44,9 +45,17 @@ pub fn spawn_simulated_fleet(hub: &TestCluster, clusters: usize, extra: &[&str],
 pub fn joined(hub: &TestCluster) -> usize {
     let out = kubectl_quiet(
         hub,
-        &["get", "memberclusters", "-o", r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{"\n"}{end}"#],
+        &[
+            "get",
+            "memberclusters",
+            "-o",
+            r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{"\n"}{end}"#,
+        ],
     );
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| *l == "True").count()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "True")
+        .count()
 }
 
 /// Whether this is `make chaos` (every point, the larger fleet) rather than `make test`.

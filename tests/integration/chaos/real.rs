@@ -19,7 +19,6 @@ use super::hub_process::HubProcess;
 use super::matrix::{Driver, Step, approval_pending, first_cluster_done, in_timed_wait};
 use super::{Figure, kubectl_quiet, now_ms, print_figures};
 use crate::harness::{Role, TestCluster, join_with_agents, start_parallel, wait_for};
-use crate::pipeline::placement;
 
 const PLACEMENT: &str = "realchaos";
 const MEMBERS: [(&str, &str); 3] = [("member1", "canary"), ("member2", "prod"), ("member3", "prod")];
@@ -41,7 +40,16 @@ impl MemberWatch {
                 let mut last = String::new();
                 while !stop.load(Ordering::Relaxed) {
                     let out = std::process::Command::new("kubectl")
-                        .args(["get", "cm", "cm", "-n", PLACEMENT, "--ignore-not-found", "-o", "jsonpath={.data.key}"])
+                        .args([
+                            "get",
+                            "cm",
+                            "cm",
+                            "-n",
+                            PLACEMENT,
+                            "--ignore-not-found",
+                            "-o",
+                            "jsonpath={.data.key}",
+                        ])
                         .env("KUBECONFIG", &kubeconfig)
                         .output();
                     if let Ok(out) = out
@@ -50,7 +58,11 @@ impl MemberWatch {
                         let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
                         if !value.is_empty() && value != last {
                             let at_ms = now_ms();
-                            let index = value.trim_start_matches("value").parse::<i64>().map(|v| v - 1).unwrap_or(-1);
+                            let index = value
+                                .trim_start_matches("value")
+                                .parse::<i64>()
+                                .map(|v| v - 1)
+                                .unwrap_or(-1);
                             let entry = |step| Entry {
                                 at_ms,
                                 cluster: name.to_string(),
@@ -89,24 +101,32 @@ impl Drop for MemberWatch {
 fn strategy(hub: &TestCluster) {
     hub.apply(
         &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
-            "metadata": {"name": PLACEMENT}, "spec": {"stages": [
-                {"name": "canary", "labelSelector": {"matchLabels": {"environment": "canary"}},
-                 "afterStageTasks": [{"type": "TimedWait", "waitTime": "3s"}]},
-                {"name": "prod", "maxConcurrency": 1, "labelSelector": {"matchLabels": {"environment": "prod"}},
-                 "beforeStageTasks": [{"type": "Approval"}]},
-            ]}})
+        "metadata": {"name": PLACEMENT}, "spec": {"stages": [
+            {"name": "canary", "labelSelector": {"matchLabels": {"environment": "canary"}},
+             "afterStageTasks": [{"type": "TimedWait", "waitTime": "3s"}]},
+            {"name": "prod", "maxConcurrency": 1, "labelSelector": {"matchLabels": {"environment": "prod"}},
+             "beforeStageTasks": [{"type": "Approval"}]},
+        ]}})
         .to_string(),
     );
 }
 
-fn expectation(run: &str, index: &str, window: (i64, i64), driver_approved: &BTreeMap<(String, String), i64>, entries: &[Entry]) -> RunExpectation {
+fn expectation(
+    run: &str,
+    index: &str,
+    window: (i64, i64),
+    driver_approved: &BTreeMap<(String, String), i64>,
+    entries: &[Entry],
+) -> RunExpectation {
     let canary_end = entries
         .iter()
         .filter(|e| e.cluster == "member1" && e.index == index && e.at_ms >= window.0)
         .map(|e| e.at_ms)
         .max();
     let prod_gate = [
-        driver_approved.get(&("prod".to_string(), "beforeStage".to_string())).copied(),
+        driver_approved
+            .get(&("prod".to_string(), "beforeStage".to_string()))
+            .copied(),
         canary_end.map(|t| t + 3000 - 1000),
     ]
     .into_iter()
@@ -138,6 +158,84 @@ fn expectation(run: &str, index: &str, window: (i64, i64), driver_approved: &BTr
     }
 }
 
+/// The selected Secret reached every member, and its value (plain or base64) is nowhere in the
+/// hub's log (debug level, over all 14 hub processes).
+fn secrets_never_logged(hub: &HubProcess, members: &[TestCluster], value: &str) {
+    use base64::Engine;
+    for member in members {
+        let out = kubectl_quiet(
+            member,
+            &[
+                "get",
+                "secret",
+                "token",
+                "-n",
+                PLACEMENT,
+                "-o",
+                "jsonpath={.data.password}",
+            ],
+        );
+        assert!(out.status.success(), "the Secret reached {}", member.name);
+    }
+    let log = std::fs::read_to_string(hub.log_path()).expect("hub log");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+    assert!(!log.contains(value), "the hub logged the Secret's value");
+    assert!(!log.contains(&encoded), "the hub logged the Secret's value in base64");
+}
+
+/// A member's identity (the MemberCluster's `spec.identity`, here the user named after it) can
+/// work in its own hub namespace and nowhere else: asked through the API server's own
+/// authorizer (`kubectl auth can-i --as`).
+fn member_identities_reach_only_their_own_namespace(hub: &TestCluster) {
+    let can = |args: &[&str]| {
+        let mut all = vec!["auth", "can-i"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--as", "member1"]);
+        String::from_utf8_lossy(&kubectl_quiet(hub, &all).stdout)
+            .trim()
+            .to_string()
+    };
+    let allowed = [
+        [
+            "update",
+            "works.placement.kubernetes-fleet.io/status",
+            "-n",
+            "fleet-member-member1",
+        ],
+        [
+            "get",
+            "internalmemberclusters.cluster.kubernetes-fleet.io",
+            "-n",
+            "fleet-member-member1",
+        ],
+    ];
+    let denied: [&[&str]; 7] = [
+        &[
+            "get",
+            "works.placement.kubernetes-fleet.io",
+            "-n",
+            "fleet-member-member2",
+        ],
+        &[
+            "update",
+            "internalmemberclusters.cluster.kubernetes-fleet.io/status",
+            "-n",
+            "fleet-member-member3",
+        ],
+        &["get", "secrets", "-n", "fleet-member-member1"],
+        &["list", "clusterresourceplacements.placement.kubernetes-fleet.io"],
+        &["create", "clusterstagedupdateruns.placement.kubernetes-fleet.io"],
+        &["patch", "memberclusters.cluster.kubernetes-fleet.io"],
+        &["get", "secrets", "-n", PLACEMENT],
+    ];
+    for args in allowed {
+        assert_eq!(can(&args), "yes", "member1 may {args:?}");
+    }
+    for args in denied {
+        assert_eq!(can(args), "no", "member1 may not {args:?}");
+    }
+}
+
 #[test]
 fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_hub_kills() {
     let started = std::time::Instant::now();
@@ -153,7 +251,26 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
     join_with_agents(cluster, members, &MEMBERS);
     let watch = MemberWatch::start(members);
     strategy(cluster);
-    placement(cluster, PLACEMENT, json!({"placementType": "PickAll"}), json!({"type": "External"}));
+    // A Secret rides along with the ConfigMap: its value must never show in the hub's log.
+    let secret_value = format!("s3cr3t-{}", now_ms());
+    cluster.kubectl_ok(&["create", "ns", PLACEMENT]);
+    cluster.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "-n",
+        PLACEMENT,
+        &format!("--from-literal=password={secret_value}"),
+    ]);
+    cluster.kubectl_ok(&["create", "cm", "cm", "--from-literal=key=value1", "-n", PLACEMENT]);
+    cluster.apply(
+        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterResourcePlacement",
+            "metadata": {"name": PLACEMENT},
+            "spec": {"resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": PLACEMENT}],
+                     "policy": {"placementType": "PickAll"}, "strategy": {"type": "External"}}})
+        .to_string(),
+    );
     let runs: [(&str, &str, Vec<Step>); 3] = [
         (
             "0",
@@ -191,7 +308,10 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
         }
         let snapshot = format!("{PLACEMENT}-{index}-snapshot");
         wait_for(&snapshot, Duration::from_secs(120), || {
-            kubectl_quiet(cluster, &["get", "clusterresourcesnapshot", &snapshot]).status.success().then_some(())
+            kubectl_quiet(cluster, &["get", "clusterresourcesnapshot", &snapshot])
+                .status
+                .success()
+                .then_some(())
         });
         let run = format!("{PLACEMENT}-run-{n}");
         hub.sigkill();
@@ -220,8 +340,14 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
         let to = now_ms();
         points += driver.points;
         let entries = watch.entries();
-        let violations = check(&entries, &expectation(&run, index, (from, to), &driver.approved, &entries));
-        println!("[chaos] {run} (index {index}): {} kill points, {violations}", driver.points);
+        let violations = check(
+            &entries,
+            &expectation(&run, index, (from, to), &driver.approved, &entries),
+        );
+        println!(
+            "[chaos] {run} (index {index}): {} kill points, {violations}",
+            driver.points
+        );
         assert!(violations.is_empty(), "run {run}: {violations}");
         tally.add(&violations);
     }
@@ -235,6 +361,8 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
             .collect();
         assert_eq!(seen, ["0", "1", "0"], "{member} saw these indexes in order");
     }
+    secrets_never_logged(&hub, members, &secret_value);
+    member_identities_reach_only_their_own_namespace(cluster);
     print_figures(
         "Crash matrix: 3 real members (member agents applying to real API servers)",
         &[Figure {

@@ -10,7 +10,7 @@ use super::arith::canonical_wait_time;
 use super::failure::{Category, Failure, validation_abort};
 use super::model::{BindingView, Observed, PlacementView, PolicySnapshotView};
 use super::outcome::{NAMES_CAP, refresh_counts};
-use super::stages::{compute_stages, deletion_stage, unmatched_failure};
+use super::stages::{compute_stages, deletion_stage, unmatched_failure, validate_strategy};
 use crate::api::placement::{
     BindingState, PlacementType, RolloutStrategyType, StageTaskType, UnmatchedClusters, UpdateRunStatus,
     UpdateStrategySpec,
@@ -259,14 +259,16 @@ fn initialize_in_order(obs: &Observed, status: &mut UpdateRunStatus) -> Result<(
 /// hub whose placement has no cluster yet a run with a missing strategy or a bad index only said
 /// it was waiting for the scheduler, for ever. The messages are the ones the later checks give.
 fn fatal_before_waiting(obs: &Observed) -> Result<(), Failure> {
-    if matches!(obs.strategy, Some(None)) {
-        return Err(validation_abort(
-            Category::User,
-            format!(
-                "referenced updateStrategy not found: `{}`",
-                obs.run.key_of(&obs.run.spec.staged_rollout_strategy_name)
-            ),
-        ));
+    let strategy_key = obs.run.key_of(&obs.run.spec.staged_rollout_strategy_name);
+    match &obs.strategy {
+        Some(None) => {
+            return Err(validation_abort(
+                Category::User,
+                format!("referenced updateStrategy not found: `{strategy_key}`"),
+            ));
+        }
+        Some(Some(strategy)) => validate_strategy(&strategy_key, strategy)?,
+        None => {}
     }
     if !names_no_index(obs) {
         resolve_resource_index(obs)?;

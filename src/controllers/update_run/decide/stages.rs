@@ -95,6 +95,17 @@ pub fn compute_stages(
     Ok(Assignment { stages, unmatched })
 }
 
+/// The checks of every stage that need no cluster: its tasks, its label selector and its
+/// `sortingLabelKey` (SD-35: named before a run waits for clusters).
+pub fn validate_strategy(strategy_key: &str, strategy: &UpdateStrategySpec) -> Result<(), Failure> {
+    for stage in &strategy.stages {
+        validate_tasks(strategy_key, stage)?;
+        stage_selector(strategy_key, stage)?;
+        check_sorting_key(strategy_key, stage)?;
+    }
+    Ok(())
+}
+
 /// Initialization fails on selected clusters that no stage picks (`unmatchedClusters` absent or
 /// `Fail`). Upstream's message names the first ten; past ten, this one names every cluster while
 /// the text stays short (SD-33), except under the `upstream` profile.

@@ -2,6 +2,7 @@
 //! waits for, and the fields upstream admits but cannot use are named in the failure.
 
 use super::*;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
 /// A hub where the placement has no cluster yet: initialization would wait for the scheduler.
 fn no_clusters_yet() -> World {
@@ -93,4 +94,25 @@ fn a_sorting_label_key_no_label_can_have_fails_naming_the_stage() {
         "{}",
         init_message(&w)
     );
+}
+
+#[test]
+fn an_invalid_stage_selector_fails_before_waiting_for_clusters() {
+    let mut w = no_clusters_yet();
+    w.stages_mut()[0].label_selector = Some(LabelSelector {
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: "environment".into(),
+            operator: "Sometimes".into(),
+            values: Some(vec!["x".into()]),
+        }]),
+        ..Default::default()
+    });
+    w.pass();
+    assert!(failed(&w), "{}", init_message(&w));
+    assert!(
+        init_message(&w).contains("the stage label selector is invalid"),
+        "{}",
+        init_message(&w)
+    );
+    assert!(init_message(&w).contains("stage: staging"), "{}", init_message(&w));
 }
