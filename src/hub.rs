@@ -183,12 +183,15 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
     };
     // Lost leadership ends the controllers: the process must end with them (and be restarted),
     // not keep serving /healthz with no controller running, which looked healthy and did nothing.
-    tokio::pin!(server);
-    let placed = tokio::select! {
-        placed = bounded => placed,
-        served = &mut server => {
-            served.map_err(|source| HubError::Http { addr: args.http_addr.clone(), source })?;
-            Ok(())
+    let (placed, served) = {
+        tokio::pin!(server);
+        tokio::pin!(bounded);
+        tokio::select! {
+            placed = &mut bounded => match placed {
+                Err(error) => (Err(error), None),
+                Ok(()) => (Ok(()), Some((&mut server).await)),
+            },
+            served = &mut server => ((&mut bounded).await, Some(served)),
         }
     };
     if let Err(error) = &placed {
@@ -198,10 +201,12 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
         election.leave().await;
     }
     placed?;
-    server.await.map_err(|source| HubError::Http {
-        addr: args.http_addr.clone(),
-        source,
-    })?;
+    if let Some(served) = served {
+        served.map_err(|source| HubError::Http {
+            addr: args.http_addr.clone(),
+            source,
+        })?;
+    }
     info!("hub stopped");
     Ok(())
 }
