@@ -212,7 +212,8 @@ pub async fn run(args: HubArgs) -> Result<(), HubError> {
 }
 
 /// This replica's name in the election: the pod name when running in Kubernetes, else the host
-/// name and process id.
+/// name and process id. A container restarted in its pod keeps the name, finds the Lease its own
+/// and leads again at once instead of waiting for it to expire (SD-37).
 fn default_identity() -> String {
     std::env::var("POD_NAME").unwrap_or_else(|_| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();

@@ -265,6 +265,8 @@ impl Cycle<'_> {
             .into_iter()
             .map(|c| (c.cluster.clone(), scored_decision(&c.cluster, c.score)))
             .collect();
+        // A cluster already picked stays picked when it stops being eligible (no heartbeat, its
+        // agent or API server down): a run in progress waits for it rather than losing it (SD-38).
         let mut selected = self.current_decisions();
         selected.extend(self.cross_reference(picked));
         (selected, truncate(filtered), true)

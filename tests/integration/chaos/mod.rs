@@ -13,6 +13,7 @@ mod faults;
 mod hub_process;
 mod matrix;
 mod real;
+mod silent_member;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
