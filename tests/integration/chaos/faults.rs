@@ -298,3 +298,54 @@ fn a_leader_handover_with_20_runs_in_flight_ends_every_run_correctly() {
         }],
     );
 }
+
+/// Two hub replicas started with `--leader-elect=false` on one hub (a misconfiguration) race on
+/// the same run. Every write carries the `resourceVersion` it was decided from, so the loser of
+/// each race retries from the winner's result: the run must still give every cluster its index
+/// once, in stage order, within `maxConcurrency`.
+#[test]
+fn two_replicas_without_leader_election_never_double_apply() {
+    let started = Instant::now();
+    let clusters = 20;
+    let cluster = &start_parallel(&[("twinhub", Role::Hub)])[0];
+    let record = cluster.kubeconfig.parent().expect("dir").join("fleetsim.jsonl");
+    let (_sim, _guard) = spawn_simulated_fleet(cluster, clusters, &["--split", "fault-stage=first:40,second:60"], &record);
+    let mut a = HubProcess::new(cluster, "twin-a", &["--leader-elect=false"]);
+    let mut b = HubProcess::new(cluster, "twin-b", &["--leader-elect=false"]);
+    a.start(None);
+    b.start(None);
+    wait_for("the simulated members joined", WAIT, || (joined(cluster) == clusters).then_some(()));
+    strategy(cluster, "twins");
+    placement(cluster, "twins", json!({"placementType": "PickAll"}), json!({"type": "External"}));
+    wait_for("snapshot 0", WAIT, || get_json(cluster, &["clusterresourcesnapshot", "twins-0-snapshot"]));
+    let stages = stages_by_label(cluster);
+    let from = now_ms();
+    create_run(cluster, "twins-run", "twins", "twins");
+    let done = poll(WAIT, Duration::from_millis(500), || {
+        assert!(!a.exited() && !b.exited(), "a replica exited");
+        run_status(cluster, "twins-run").filter(succeeded)
+    });
+    assert!(done.is_some(), "the run did not succeed with two replicas racing");
+    let to = now_ms();
+    std::thread::sleep(Duration::from_millis(500));
+    let violations = check(&read(&record).expect("record"), &expectation("twins-run", "twins", &stages, (from, to)));
+    println!("[chaos] two replicas without leader election: {violations}");
+    assert!(violations.is_empty(), "{violations}");
+    let mut tally = Tally::default();
+    tally.add(&violations);
+    print_figures(
+        &format!("Two replicas without leader election: {clusters} simulated members"),
+        &[Figure {
+            scenario: "both replicas reconcile the same run".into(),
+            points: 0,
+            runs: tally.runs,
+            correct: tally.correct,
+            twice: tally.updated_twice,
+            skipped: tally.skipped,
+            stale: tally.stale,
+            order: tally.out_of_order,
+            concurrency: tally.over_concurrency,
+            took: started.elapsed(),
+        }],
+    );
+}
