@@ -309,15 +309,29 @@ fn two_replicas_without_leader_election_never_double_apply() {
     let clusters = 20;
     let cluster = &start_parallel(&[("twinhub", Role::Hub)])[0];
     let record = cluster.kubeconfig.parent().expect("dir").join("fleetsim.jsonl");
-    let (_sim, _guard) = spawn_simulated_fleet(cluster, clusters, &["--split", "fault-stage=first:40,second:60"], &record);
+    let (_sim, _guard) = spawn_simulated_fleet(
+        cluster,
+        clusters,
+        &["--split", "fault-stage=first:40,second:60"],
+        &record,
+    );
     let mut a = HubProcess::new(cluster, "twin-a", &["--leader-elect=false"]);
     let mut b = HubProcess::new(cluster, "twin-b", &["--leader-elect=false"]);
     a.start(None);
     b.start(None);
-    wait_for("the simulated members joined", WAIT, || (joined(cluster) == clusters).then_some(()));
+    wait_for("the simulated members joined", WAIT, || {
+        (joined(cluster) == clusters).then_some(())
+    });
     strategy(cluster, "twins");
-    placement(cluster, "twins", json!({"placementType": "PickAll"}), json!({"type": "External"}));
-    wait_for("snapshot 0", WAIT, || get_json(cluster, &["clusterresourcesnapshot", "twins-0-snapshot"]));
+    placement(
+        cluster,
+        "twins",
+        json!({"placementType": "PickAll"}),
+        json!({"type": "External"}),
+    );
+    wait_for("snapshot 0", WAIT, || {
+        get_json(cluster, &["clusterresourcesnapshot", "twins-0-snapshot"])
+    });
     let stages = stages_by_label(cluster);
     let from = now_ms();
     create_run(cluster, "twins-run", "twins", "twins");
@@ -328,7 +342,10 @@ fn two_replicas_without_leader_election_never_double_apply() {
     assert!(done.is_some(), "the run did not succeed with two replicas racing");
     let to = now_ms();
     std::thread::sleep(Duration::from_millis(500));
-    let violations = check(&read(&record).expect("record"), &expectation("twins-run", "twins", &stages, (from, to)));
+    let violations = check(
+        &read(&record).expect("record"),
+        &expectation("twins-run", "twins", &stages, (from, to)),
+    );
     println!("[chaos] two replicas without leader election: {violations}");
     assert!(violations.is_empty(), "{violations}");
     let mut tally = Tally::default();

@@ -79,7 +79,8 @@ pub fn effective_max_concurrency(value: Option<&IntOrString>, clusters: usize) -
                 .ok_or_else(|| {
                     format!("invalid maxConcurrency {text:?}: a string must be a percentage such as \"50%\"")
                 })?;
-            percent * clusters / 100
+            // Admission allows 1–100 %; a hand-made object may carry any number (issue 19 fuzzing).
+            percent.saturating_mul(clusters) / 100
         }
     };
     Ok(computed.max(1))
