@@ -146,7 +146,37 @@ CONFIG
   echo "$out"
 }
 
-# One member agent: joins `$1` to the hub and applies its Works to the member cluster.
+# Prints the path of a hub kubeconfig for member `$1`'s own identity: a client certificate for
+# the user named in its MemberCluster's spec.identity (config/samples: the member's name), signed
+# by the hub's CA. The agent can then do on the hub only what the hub grants that identity (its
+# own namespace), not what the admin kubeconfig could.
+agent_kubeconfig() {
+  local m=$1 out="$dir/agent-$m"
+  local pki="$dir/hub/pki"
+  if [ ! -s "$out/kubeconfig" ]; then
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out/client.key" 2>/dev/null
+    openssl req -new -key "$out/client.key" -subj "/CN=$m" -out "$out/client.csr" 2>/dev/null
+    # rustls accepts only X.509 v3 certificates: the extensions make it one.
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$out/client.ext"
+    openssl x509 -req -in "$out/client.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -extfile "$out/client.ext" \
+      -set_serial "0x$(openssl rand -hex 8)" -days 365 -out "$out/client.crt" 2>/dev/null
+    local k=(kubectl --kubeconfig "$dir/hub/kubeconfig") server ca
+    server=$("${k[@]}" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+    ca=$("${k[@]}" config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+    cat >"$out/kubeconfig" <<CONFIG
+apiVersion: v1
+kind: Config
+current-context: hub
+clusters: [{name: hub, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: $m, user: {client-certificate-data: "$(base64 -w0 <"$out/client.crt")", client-key-data: "$(base64 -w0 <"$out/client.key")"}}]
+contexts: [{name: hub, context: {cluster: hub, user: $m}}]
+CONFIG
+  fi
+  echo "$out/kubeconfig"
+}
+
+# One member agent: joins `$1` to the hub under its own identity and applies its Works to the
+# member cluster.
 start_agent() {
   local m=$1 port=$2
   if running "agent-$m"; then
@@ -154,7 +184,9 @@ start_agent() {
     return
   fi
   mkdir -p "$dir/agent-$m"
-  MEMBER_CLUSTER_NAME=$m HUB_KUBECONFIG="$dir/hub/kubeconfig" KUBECONFIG="$dir/$m/kubeconfig" \
+  local hub_kubeconfig
+  hub_kubeconfig=$(agent_kubeconfig "$m")
+  MEMBER_CLUSTER_NAME=$m HUB_KUBECONFIG="$hub_kubeconfig" KUBECONFIG="$dir/$m/kubeconfig" \
     nohup "$stagehand" member --http-addr "127.0.0.1:$port" \
     >"$dir/stagehand-$m.log" 2>&1 </dev/null &
   echo $! >"$dir/agent-$m/pid"
