@@ -124,15 +124,10 @@ start_stagehand_hub() {
   echo "fleet: stagehand hub ready (health on http://127.0.0.1:$hub_port/readyz, log $dir/stagehand-hub.log)"
 }
 
-# Applies the chart's ServiceAccount and RBAC to the hub and prints the path of a kubeconfig that
-# holds only that ServiceAccount's token.
-chart_rbac_kubeconfig() {
-  local k=(kubectl --kubeconfig "$dir/hub/kubeconfig") python out="$dir/stagehand-hub/kubeconfig"
-  python=$("$root/hack/python-tools.sh")
-  "${k[@]}" create namespace fleet-system --dry-run=client -o yaml | "${k[@]}" apply -f - >/dev/null
-  "$python" "$root/hack/helm.py" rbac fleet-system 2>/dev/null | "${k[@]}" apply -f - >/dev/null
-  local token server ca
-  token=$("${k[@]}" create token stagehand-hub -n fleet-system --duration=24h)
+# Writes to `$1` a kubeconfig for the local hub whose only user is `$2` with the credentials `$3`
+# (a YAML flow map: a token, or a client certificate and key).
+hub_kubeconfig_for() {
+  local out=$1 user=$2 credentials=$3 k=(kubectl --kubeconfig "$dir/hub/kubeconfig") server ca
   server=$("${k[@]}" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
   ca=$("${k[@]}" config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
   cat >"$out" <<CONFIG
@@ -140,9 +135,19 @@ apiVersion: v1
 kind: Config
 current-context: hub
 clusters: [{name: hub, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: stagehand-hub, user: {token: "$token"}}]
-contexts: [{name: hub, context: {cluster: hub, user: stagehand-hub}}]
+users: [{name: $user, user: $credentials}]
+contexts: [{name: hub, context: {cluster: hub, user: $user}}]
 CONFIG
+}
+
+# Applies the chart's ServiceAccount and RBAC to the hub and prints the path of a kubeconfig that
+# holds only that ServiceAccount's token.
+chart_rbac_kubeconfig() {
+  local k=(kubectl --kubeconfig "$dir/hub/kubeconfig") python out="$dir/stagehand-hub/kubeconfig"
+  python=$("$root/hack/python-tools.sh")
+  "${k[@]}" create namespace fleet-system --dry-run=client -o yaml | "${k[@]}" apply -f - >/dev/null
+  "$python" "$root/hack/helm.py" rbac fleet-system 2>/dev/null | "${k[@]}" apply -f - >/dev/null
+  hub_kubeconfig_for "$out" stagehand-hub "{token: \"$("${k[@]}" create token stagehand-hub -n fleet-system --duration=24h)\"}"
   echo "$out"
 }
 
@@ -160,17 +165,8 @@ agent_kubeconfig() {
     printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$out/client.ext"
     openssl x509 -req -in "$out/client.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -extfile "$out/client.ext" \
       -set_serial "0x$(openssl rand -hex 8)" -days 365 -out "$out/client.crt" 2>/dev/null
-    local k=(kubectl --kubeconfig "$dir/hub/kubeconfig") server ca
-    server=$("${k[@]}" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-    ca=$("${k[@]}" config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-    cat >"$out/kubeconfig" <<CONFIG
-apiVersion: v1
-kind: Config
-current-context: hub
-clusters: [{name: hub, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: $m, user: {client-certificate-data: "$(base64 -w0 <"$out/client.crt")", client-key-data: "$(base64 -w0 <"$out/client.key")"}}]
-contexts: [{name: hub, context: {cluster: hub, user: $m}}]
-CONFIG
+    hub_kubeconfig_for "$out/kubeconfig" "$m" \
+      "{client-certificate-data: \"$(base64 -w0 <"$out/client.crt")\", client-key-data: \"$(base64 -w0 <"$out/client.key")\"}"
   fi
   echo "$out/kubeconfig"
 }

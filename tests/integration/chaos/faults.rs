@@ -4,15 +4,18 @@
 //! with 20 runs in flight.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stagehand::fleetsim::invariants::{RunExpectation, StageExpectation, Tally, check};
+use stagehand::fleetsim::invariants::{RunExpectation, StageExpectation, Tally, Violations, check};
 use stagehand::fleetsim::record::read;
 
 use super::hub_process::HubProcess;
 use super::{Figure, condition, full, get_json, joined, now_ms, poll, print_figures, spawn_simulated_fleet};
 use crate::harness::{Role, TestCluster, start_parallel, wait_for};
+use crate::hub::KillOnDrop;
 use crate::pipeline::placement;
 
 const WAIT: Duration = Duration::from_secs(240);
@@ -86,6 +89,61 @@ fn expectation(
     }
 }
 
+/// Waits for the `clusters` simulated members to join, then makes the strategy and the placement
+/// `name` (PickAll, External) and waits for its snapshot 0; returns each stage's clusters.
+fn joined_fleet_with_placement(
+    cluster: &TestCluster,
+    clusters: usize,
+    name: &str,
+) -> BTreeMap<String, BTreeSet<String>> {
+    wait_for("the simulated members joined", WAIT, || {
+        (joined(cluster) == clusters).then_some(())
+    });
+    strategy(cluster, name);
+    placement(
+        cluster,
+        name,
+        json!({"placementType": "PickAll"}),
+        json!({"type": "External"}),
+    );
+    wait_for("snapshot 0", WAIT, || {
+        get_json(cluster, &["clusterresourcesnapshot", &format!("{name}-0-snapshot")])
+    });
+    stages_by_label(cluster)
+}
+
+/// A hub of its own named `name` with `clusters` simulated members split by `split`
+/// (`fault-stage=...`), recording to `fleetsim.jsonl` next to its files.
+fn simulated_hub(name: &str, clusters: usize, split: &str) -> (TestCluster, PathBuf, (Child, KillOnDrop)) {
+    let cluster = start_parallel(&[(name, Role::Hub)]).pop().expect("the hub");
+    let record = cluster.kubeconfig.parent().expect("dir").join("fleetsim.jsonl");
+    let sim = spawn_simulated_fleet(&cluster, clusters, &["--split", split], &record);
+    (cluster, record, sim)
+}
+
+/// Checks one run on the record, asserting it had no violation.
+fn judge(
+    record: &Path,
+    run: &str,
+    placement: &str,
+    stages: &BTreeMap<String, BTreeSet<String>>,
+    window: (i64, i64),
+) -> Violations {
+    let violations = check(
+        &read(record).expect("record"),
+        &expectation(run, placement, stages, window),
+    );
+    assert!(violations.is_empty(), "{run}: {violations}");
+    violations
+}
+
+/// Prints one scenario's figures.
+fn print_one(title: String, scenario: &str, points: usize, violations: &Violations, took: Duration) {
+    let mut tally = Tally::default();
+    tally.add(violations);
+    print_figures(&title, &[Figure::from_tally(scenario, points, &tally, took)]);
+}
+
 fn run_status(hub: &TestCluster, run: &str) -> Option<Value> {
     get_json(hub, &["csur", run]).map(|r| r["status"].clone())
 }
@@ -137,30 +195,11 @@ fn succeeded(status: &Value) -> bool {
 fn a_run_survives_its_api_server_restarted_and_then_frozen_for_30_seconds() {
     let started = Instant::now();
     let clusters = 20;
-    let cluster = &start_parallel(&[("faulthub", Role::Hub)])[0];
-    let record = cluster.kubeconfig.parent().expect("dir").join("fleetsim.jsonl");
-    let (_sim, _guard) = spawn_simulated_fleet(
-        cluster,
-        clusters,
-        &["--split", "fault-stage=first:40,second:60"],
-        &record,
-    );
+    let (cluster, record, _sim) = simulated_hub("faulthub", clusters, "fault-stage=first:40,second:60");
+    let cluster = &cluster;
     let mut hub = HubProcess::new(cluster, "fault-hub", &[]);
     hub.start(None);
-    wait_for("the simulated members joined", WAIT, || {
-        (joined(cluster) == clusters).then_some(())
-    });
-    strategy(cluster, "faults");
-    placement(
-        cluster,
-        "faults",
-        json!({"placementType": "PickAll"}),
-        json!({"type": "External"}),
-    );
-    wait_for("snapshot 0", WAIT, || {
-        get_json(cluster, &["clusterresourcesnapshot", "faults-0-snapshot"])
-    });
-    let stages = stages_by_label(cluster);
+    let stages = joined_fleet_with_placement(cluster, clusters, "faults");
     let from = now_ms();
     create_run(cluster, "faults-run", "faults", "faults");
 
@@ -186,28 +225,14 @@ fn a_run_survives_its_api_server_restarted_and_then_frozen_for_30_seconds() {
     restarts += supervise(&mut hub, cluster, "faults-run", "the run succeeded", succeeded);
     let to = now_ms();
     std::thread::sleep(Duration::from_millis(500));
-    let violations = check(
-        &read(&record).expect("record"),
-        &expectation("faults-run", "faults", &stages, (from, to)),
-    );
+    let violations = judge(&record, "faults-run", "faults", &stages, (from, to));
     println!("[chaos] faults-run: hub restarted {restarts} time(s) after it exited on its own; {violations}");
-    assert!(violations.is_empty(), "{violations}");
-    let mut tally = Tally::default();
-    tally.add(&violations);
-    print_figures(
-        &format!("Faults: {clusters} simulated members"),
-        &[Figure {
-            scenario: "API server restarted; hub stopped 30 s; API server frozen 30 s".into(),
-            points: 3,
-            runs: tally.runs,
-            correct: tally.correct,
-            twice: tally.updated_twice,
-            skipped: tally.skipped,
-            stale: tally.stale,
-            order: tally.out_of_order,
-            concurrency: tally.over_concurrency,
-            took: started.elapsed(),
-        }],
+    print_one(
+        format!("Faults: {clusters} simulated members"),
+        "API server restarted; hub stopped 30 s; API server frozen 30 s",
+        3,
+        &violations,
+        started.elapsed(),
     );
 }
 
@@ -218,14 +243,8 @@ fn a_leader_handover_with_20_runs_in_flight_ends_every_run_correctly() {
     let started = Instant::now();
     let clusters = if full() { 60 } else { 12 };
     let runs = 20;
-    let cluster = &start_parallel(&[("handoverhub", Role::Hub)])[0];
-    let record = cluster.kubeconfig.parent().expect("dir").join("fleetsim.jsonl");
-    let (_sim, _guard) = spawn_simulated_fleet(
-        cluster,
-        clusters,
-        &["--split", "fault-stage=first:50,second:50"],
-        &record,
-    );
+    let (cluster, record, _sim) = simulated_hub("handoverhub", clusters, "fault-stage=first:50,second:50");
+    let cluster = &cluster;
     let mut leader = HubProcess::new(cluster, "replica-a", &[]);
     leader.start(None);
     wait_for("the simulated members joined", WAIT, || {
@@ -284,18 +303,12 @@ fn a_leader_handover_with_20_runs_in_flight_ends_every_run_correctly() {
     assert!(in_flight >= 15, "only {in_flight} runs were in flight at the kill");
     print_figures(
         &format!("Leader handover: {clusters} simulated members, {runs} placements"),
-        &[Figure {
-            scenario: format!("leader killed with {in_flight} runs in flight"),
-            points: 1,
-            runs: tally.runs,
-            correct: tally.correct,
-            twice: tally.updated_twice,
-            skipped: tally.skipped,
-            stale: tally.stale,
-            order: tally.out_of_order,
-            concurrency: tally.over_concurrency,
-            took: started.elapsed(),
-        }],
+        &[Figure::from_tally(
+            format!("leader killed with {in_flight} runs in flight"),
+            1,
+            &tally,
+            started.elapsed(),
+        )],
     );
 }
 
@@ -307,32 +320,13 @@ fn a_leader_handover_with_20_runs_in_flight_ends_every_run_correctly() {
 fn two_replicas_without_leader_election_never_double_apply() {
     let started = Instant::now();
     let clusters = 20;
-    let cluster = &start_parallel(&[("twinhub", Role::Hub)])[0];
-    let record = cluster.kubeconfig.parent().expect("dir").join("fleetsim.jsonl");
-    let (_sim, _guard) = spawn_simulated_fleet(
-        cluster,
-        clusters,
-        &["--split", "fault-stage=first:40,second:60"],
-        &record,
-    );
+    let (cluster, record, _sim) = simulated_hub("twinhub", clusters, "fault-stage=first:40,second:60");
+    let cluster = &cluster;
     let mut a = HubProcess::new(cluster, "twin-a", &["--leader-elect=false"]);
     let mut b = HubProcess::new(cluster, "twin-b", &["--leader-elect=false"]);
     a.start(None);
     b.start(None);
-    wait_for("the simulated members joined", WAIT, || {
-        (joined(cluster) == clusters).then_some(())
-    });
-    strategy(cluster, "twins");
-    placement(
-        cluster,
-        "twins",
-        json!({"placementType": "PickAll"}),
-        json!({"type": "External"}),
-    );
-    wait_for("snapshot 0", WAIT, || {
-        get_json(cluster, &["clusterresourcesnapshot", "twins-0-snapshot"])
-    });
-    let stages = stages_by_label(cluster);
+    let stages = joined_fleet_with_placement(cluster, clusters, "twins");
     let from = now_ms();
     create_run(cluster, "twins-run", "twins", "twins");
     let done = poll(WAIT, Duration::from_millis(500), || {
@@ -342,27 +336,13 @@ fn two_replicas_without_leader_election_never_double_apply() {
     assert!(done.is_some(), "the run did not succeed with two replicas racing");
     let to = now_ms();
     std::thread::sleep(Duration::from_millis(500));
-    let violations = check(
-        &read(&record).expect("record"),
-        &expectation("twins-run", "twins", &stages, (from, to)),
-    );
+    let violations = judge(&record, "twins-run", "twins", &stages, (from, to));
     println!("[chaos] two replicas without leader election: {violations}");
-    assert!(violations.is_empty(), "{violations}");
-    let mut tally = Tally::default();
-    tally.add(&violations);
-    print_figures(
-        &format!("Two replicas without leader election: {clusters} simulated members"),
-        &[Figure {
-            scenario: "both replicas reconcile the same run".into(),
-            points: 0,
-            runs: tally.runs,
-            correct: tally.correct,
-            twice: tally.updated_twice,
-            skipped: tally.skipped,
-            stale: tally.stale,
-            order: tally.out_of_order,
-            concurrency: tally.over_concurrency,
-            took: started.elapsed(),
-        }],
+    print_one(
+        format!("Two replicas without leader election: {clusters} simulated members"),
+        "both replicas reconcile the same run",
+        0,
+        &violations,
+        started.elapsed(),
     );
 }

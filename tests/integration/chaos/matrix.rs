@@ -268,7 +268,21 @@ pub struct Driver<'a> {
     pub points: usize,
 }
 
-impl Driver<'_> {
+impl<'a> Driver<'a> {
+    /// A driver for run `run` that will ask for `approvals` approvals.
+    pub fn new(cluster: &'a TestCluster, hub: &'a mut HubProcess, run: &str, approvals: usize) -> Driver<'a> {
+        Driver {
+            cluster,
+            hub,
+            run: run.to_string(),
+            approvals,
+            approved: BTreeMap::new(),
+            stopped: Vec::new(),
+            stopped_since: None,
+            points: 0,
+        }
+    }
+
     fn view(&self) -> Option<View> {
         let run = get_json(self.cluster, &["csur", &self.run])?;
         let approvals = get_json(
@@ -664,16 +678,7 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
         // The first kill of a script may be a crash point: restart the hub armed for it.
         hub.sigkill();
         let from = now_ms();
-        let mut driver = Driver {
-            cluster,
-            hub: &mut hub,
-            run: run.clone(),
-            approvals: APPROVALS,
-            approved: BTreeMap::new(),
-            stopped: Vec::new(),
-            stopped_since: None,
-            points: 0,
-        };
+        let mut driver = Driver::new(cluster, &mut hub, &run, APPROVALS);
         driver.restart(&script);
         create_run(cluster, &run, &index);
         driver.drive(&script);
@@ -701,18 +706,12 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
             "Crash matrix: {clusters} simulated members, hub killed with SIGKILL ({} hub processes, {} exits nobody asked for)",
             hub.starts, hub.unexpected_exits
         ),
-        &[Figure {
-            scenario: "three runs (rollout, stop/resume + deletion, rollback)".into(),
+        &[Figure::from_tally(
+            "three runs (rollout, stop/resume + deletion, rollback)",
             points,
-            runs: tally.runs,
-            correct: tally.correct,
-            twice: tally.updated_twice,
-            skipped: tally.skipped,
-            stale: tally.stale,
-            order: tally.out_of_order + tally.while_stopped,
-            concurrency: tally.over_concurrency,
-            took: started.elapsed(),
-        }],
+            &tally,
+            started.elapsed(),
+        )],
     );
     assert!(points >= 20, "only {points} kill points were tried");
     assert_eq!(tally.correct, tally.runs);

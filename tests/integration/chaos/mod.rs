@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use stagehand::fleetsim::invariants::Tally;
+
 use crate::harness::TestCluster;
 use crate::hub::KillOnDrop;
 
@@ -111,6 +113,46 @@ pub struct Figure {
     pub order: usize,
     pub concurrency: usize,
     pub took: Duration,
+}
+
+impl Figure {
+    /// A row for `scenario` from the runs' tally.
+    pub fn from_tally(scenario: impl Into<String>, points: usize, tally: &Tally, took: Duration) -> Figure {
+        Figure {
+            scenario: scenario.into(),
+            points,
+            runs: tally.runs,
+            correct: tally.correct,
+            twice: tally.updated_twice,
+            skipped: tally.skipped,
+            stale: tally.stale,
+            order: tally.out_of_order + tally.while_stopped,
+            concurrency: tally.over_concurrency,
+            took,
+        }
+    }
+}
+
+/// The placed ConfigMap's `key` on the member `kubeconfig` reaches (`""` when it is not
+/// there, or the member does not answer).
+pub fn value_at(kubeconfig: &Path, namespace: &str) -> String {
+    Command::new("kubectl")
+        .args([
+            "get",
+            "cm",
+            "cm",
+            "-n",
+            namespace,
+            "--ignore-not-found",
+            "-o",
+            "jsonpath={.data.key}",
+        ])
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Prints the figures as a table (the `make chaos` output).

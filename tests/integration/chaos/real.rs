@@ -39,46 +39,29 @@ impl MemberWatch {
             std::thread::spawn(move || {
                 let mut last = String::new();
                 while !stop.load(Ordering::Relaxed) {
-                    let out = std::process::Command::new("kubectl")
-                        .args([
-                            "get",
-                            "cm",
-                            "cm",
-                            "-n",
-                            PLACEMENT,
-                            "--ignore-not-found",
-                            "-o",
-                            "jsonpath={.data.key}",
-                        ])
-                        .env("KUBECONFIG", &kubeconfig)
-                        .output();
-                    if let Ok(out) = out
-                        && out.status.success()
-                    {
-                        let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                        if !value.is_empty() && value != last {
-                            let at_ms = now_ms();
-                            let index = value
-                                .trim_start_matches("value")
-                                .parse::<i64>()
-                                .map(|v| v - 1)
-                                .unwrap_or(-1);
-                            let entry = |step| Entry {
-                                at_ms,
-                                cluster: name.to_string(),
-                                step,
-                                work: String::new(),
-                                placement: PLACEMENT.into(),
-                                index: index.to_string(),
-                                generation: 0,
-                                outcome: None,
-                            };
-                            // Landing is both the start and the end of the change, seen from here.
-                            let mut all = entries.lock().expect("entries");
-                            all.push(entry(RecordStep::Seen));
-                            all.push(entry(RecordStep::Reported));
-                            last = value;
-                        }
+                    let value = super::value_at(&kubeconfig, PLACEMENT);
+                    if !value.is_empty() && value != last {
+                        let at_ms = now_ms();
+                        let index = value
+                            .trim_start_matches("value")
+                            .parse::<i64>()
+                            .map(|v| v - 1)
+                            .unwrap_or(-1);
+                        let entry = |step| Entry {
+                            at_ms,
+                            cluster: name.to_string(),
+                            step,
+                            work: String::new(),
+                            placement: PLACEMENT.into(),
+                            index: index.to_string(),
+                            generation: 0,
+                            outcome: None,
+                        };
+                        // Landing is both the start and the end of the change, seen from here.
+                        let mut all = entries.lock().expect("entries");
+                        all.push(entry(RecordStep::Seen));
+                        all.push(entry(RecordStep::Reported));
+                        last = value;
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -316,16 +299,7 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
         let run = format!("{PLACEMENT}-run-{n}");
         hub.sigkill();
         let from = now_ms();
-        let mut driver = Driver {
-            cluster,
-            hub: &mut hub,
-            run: run.clone(),
-            approvals: 1,
-            approved: BTreeMap::new(),
-            stopped: Vec::new(),
-            stopped_since: None,
-            points: 0,
-        };
+        let mut driver = Driver::new(cluster, &mut hub, &run, 1);
         driver.restart(script);
         cluster.apply(
             &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
@@ -365,17 +339,11 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
     member_identities_reach_only_their_own_namespace(cluster);
     print_figures(
         "Crash matrix: 3 real members (member agents applying to real API servers)",
-        &[Figure {
-            scenario: "rollout, new index, rollback".into(),
+        &[Figure::from_tally(
+            "rollout, new index, rollback",
             points,
-            runs: tally.runs,
-            correct: tally.correct,
-            twice: tally.updated_twice,
-            skipped: tally.skipped,
-            stale: tally.stale,
-            order: tally.out_of_order,
-            concurrency: tally.over_concurrency,
-            took: started.elapsed(),
-        }],
+            &tally,
+            started.elapsed(),
+        )],
     );
 }

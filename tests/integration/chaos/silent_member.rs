@@ -37,20 +37,7 @@ fn spawn_agent(hub: &TestCluster, member: &TestCluster, name: &str) -> (Child, K
 }
 
 fn value_on(member: &TestCluster) -> String {
-    let out = kubectl_quiet(
-        member,
-        &[
-            "get",
-            "cm",
-            "cm",
-            "-n",
-            PLACEMENT,
-            "--ignore-not-found",
-            "-o",
-            "jsonpath={.data.key}",
-        ],
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    super::value_at(&member.kubeconfig, PLACEMENT)
 }
 
 fn run(hub: &TestCluster, name: &str, index: &str) {
