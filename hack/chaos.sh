@@ -9,7 +9,7 @@ mkdir -p target
 status=0
 STAGEHAND_CHAOS=full STAGEHAND_TESTCP="$testcp" cargo test --test integration chaos:: -- --nocapture --test-threads=1 >"$log" 2>&1 || status=$?
 # The figures: each test prints a title line and a table.
-grep -E '^(Crash matrix|Faults|Leader handover)|^\|' "$log" || true
+grep -E '^(Crash matrix|Faults|Leader handover|Two replicas)|^\|' "$log" || true
 grep -E '^test result|panicked' "$log" || true
 echo "full output: $log"
 exit "$status"
