@@ -107,6 +107,17 @@ mod tests {
     }
 }
 
+/// Whether `text` is a non-empty Kubernetes label value: at most 63 characters, letters, digits,
+/// `-`, `_` and `.`, starting and ending with a letter or digit. A label key's name part follows
+/// the same rule.
+pub fn is_label_value(text: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    text.len() <= 63
+        && edge_ok(text.chars().next())
+        && edge_ok(text.chars().last())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// Why `key` cannot be a Kubernetes label key (an optional DNS-subdomain prefix and `/`, then a
 /// name of at most 63 characters: letters, digits, `-`, `_`, `.`, starting and ending with a
 /// letter or digit), or `None` when it can.
@@ -135,12 +146,7 @@ pub fn label_key_problem(key: &str) -> Option<String> {
     if name.is_empty() || name.len() > 63 {
         return Some("the name part must be 1 to 63 characters".into());
     }
-    let name_ok = alnum(name.chars().next())
-        && alnum(name.chars().last())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    (!name_ok).then(|| {
+    (!is_label_value(name)).then(|| {
         "the name part may hold only letters, digits, `-`, `_` and `.`, and must start and end with a letter or digit"
             .into()
     })

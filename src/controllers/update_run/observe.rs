@@ -21,7 +21,7 @@ use super::reasons::types;
 use crate::api::cluster::MemberCluster;
 use crate::api::labels::{
     IS_LATEST_SNAPSHOT, NEXT_RESOURCE_SNAPSHOT_CANDIDATE_DETECTION_TIME, NUMBER_OF_CLUSTERS, PARENT_PLACEMENT,
-    POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX, SELECTED_CLUSTER_COUNT,
+    POLICY_INDEX, RESOURCE_HASH, RESOURCE_INDEX, SELECTED_CLUSTER_COUNT, is_label_value,
 };
 use crate::api::placement::{
     ApprovalRequestStatus, ClusterApprovalRequestSpec, ClusterResourcePlacementSpec,
@@ -283,6 +283,7 @@ async fn observe_for_initialization(
         .as_deref()
         .filter(|i| !i.is_empty())
     {
+        // A label selector can only carry label-value characters; anything else matches nothing.
         Some(index) if is_label_value(index) => format!("{parent},{RESOURCE_INDEX}={index}"),
         Some(_) => return Ok(()),
         None => format!("{parent},{IS_LATEST_SNAPSHOT}=true"),
@@ -304,15 +305,6 @@ async fn observe_for_initialization(
         });
     }
     Ok(())
-}
-
-/// A label selector can only carry label-value characters; anything else matches nothing.
-fn is_label_value(text: &str) -> bool {
-    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    text.len() <= 63
-        && edge_ok(text.chars().next())
-        && edge_ok(text.chars().last())
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// Approval requests the run may own: those named after it.
