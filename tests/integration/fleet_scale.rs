@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use serde_json::json;
@@ -23,34 +23,24 @@ const STAGES: [(&str, usize); 3] = [("one", 20), ("two", 30), ("three", 50)];
 
 fn spawn_fleetsim(hub: &TestCluster, record: &Path) -> (Child, KillOnDrop) {
     let split = format!("sim-stage={}", STAGES.map(|(s, p)| format!("{s}:{p}")).join(","));
-    let child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .arg("--kubeconfig")
-        .arg(&hub.kubeconfig)
-        .args([
+    let clusters = CLUSTERS.to_string();
+    let record = record.to_str().expect("record path");
+    crate::harness::spawn_fleetsim(
+        hub,
+        &[
             "--clusters",
-            &CLUSTERS.to_string(),
+            &clusters,
             "--create-member-clusters",
             "--split",
             &split,
-        ])
-        .args(["--latency", "50ms-400ms", "--heartbeat-period", "30", "--record"])
-        .arg(record)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting fleetsim");
-    let guard = KillOnDrop(child.id());
-    (child, guard)
-}
-
-fn joined(hub: &TestCluster) -> usize {
-    let out = hub.kubectl_ok(&[
-        "get",
-        "memberclusters",
-        "-o",
-        r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{"\n"}{end}"#,
-    ]);
-    out.lines().filter(|l| *l == "True").count()
+            "--latency",
+            "50ms-400ms",
+            "--heartbeat-period",
+            "30",
+            "--record",
+            record,
+        ],
+    )
 }
 
 fn strategy(hub: &TestCluster) {
@@ -207,7 +197,7 @@ fn fifty_simulated_members_take_two_runs_in_stage_order_within_max_concurrency()
         ],
     );
     wait_for("50 simulated members joined", Duration::from_secs(120), || {
-        (joined(hub) == CLUSTERS).then_some(())
+        (crate::harness::joined_members(hub) == CLUSTERS).then_some(())
     });
     let stages = stage_of_clusters(hub);
     assert_eq!(stages.len(), CLUSTERS);

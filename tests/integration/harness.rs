@@ -373,6 +373,16 @@ impl TestCluster {
         assert!(sent.success(), "kill -{signal} {pid} failed");
     }
 
+    /// kubectl without the echo of [`TestCluster::kubectl`], for checks polled several times a
+    /// second.
+    pub fn kubectl_quiet(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .expect("running kubectl")
+    }
+
     /// Runs kubectl against this cluster as a user would, printing the command and its output.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with_stdin(args, None)
@@ -460,6 +470,34 @@ pub fn test_namespace(cluster: &TestCluster, prefix: &str) -> String {
     cluster.kubectl_ok(&["create", "namespace", &ns]);
     cluster.kubectl_ok(&["label", "namespace", &ns, "stagehand.test/owned=true"]);
     ns
+}
+
+/// Starts the `fleetsim` binary against `hub` with `args`; it is killed when the guard drops.
+pub fn spawn_fleetsim(hub: &TestCluster, args: &[&str]) -> (Child, crate::hub::KillOnDrop) {
+    let child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .arg("--kubeconfig")
+        .arg(&hub.kubeconfig)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting fleetsim");
+    let guard = crate::hub::KillOnDrop(child.id());
+    (child, guard)
+}
+
+/// How many of `hub`'s MemberClusters say `Joined=True`.
+pub fn joined_members(hub: &TestCluster) -> usize {
+    let out = hub.kubectl_quiet(&[
+        "get",
+        "memberclusters",
+        "-o",
+        r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{"\n"}{end}"#,
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l == "True")
+        .count()
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.

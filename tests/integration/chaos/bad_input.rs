@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::hub_process::HubProcess;
-use super::{condition, get_json};
+use super::{apply_run, condition, get_json};
 use crate::harness::{Role, TestCluster, start_parallel, wait_for};
 use crate::pipeline::placement;
 
@@ -15,18 +15,6 @@ fn strategy(hub: &TestCluster, name: &str, stage: Value) {
     hub.apply(
         &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
             "metadata": {"name": name}, "spec": {"stages": [stage]}})
-        .to_string(),
-    );
-}
-
-fn run(hub: &TestCluster, name: &str, placement: &str, strategy: &str, index: Option<&str>) {
-    let mut spec = json!({"placementName": placement, "stagedRolloutStrategyName": strategy, "state": "Run"});
-    if let Some(index) = index {
-        spec["resourceSnapshotIndex"] = json!(index);
-    }
-    hub.apply(
-        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
-            "metadata": {"name": name}, "spec": spec})
         .to_string(),
     );
 }
@@ -132,9 +120,9 @@ fn on_a_hub_with_no_members_the_first_real_problem_fails_the_run_naming_the_fiel
         ),
     ];
     for (name, placement, strategy, index, _) in cases {
-        run(hub, name, placement, strategy, index);
+        apply_run(hub, name, placement, strategy, index);
     }
-    run(hub, "good-run", "good", "good", None);
+    apply_run(hub, "good-run", "good", "good", None);
     for (name, _, _, _, expected) in cases {
         let (status, reason, message) = initialized(hub, name);
         println!("[bad input] {name}: {status} {reason}: {message}");

@@ -13,8 +13,8 @@ use stagehand::fleetsim::invariants::{RunExpectation, StageExpectation, Tally, V
 use stagehand::fleetsim::record::read;
 
 use super::hub_process::HubProcess;
-use super::{Figure, condition, full, get_json, joined, now_ms, poll, print_figures, spawn_simulated_fleet};
-use crate::harness::{Role, TestCluster, start_parallel, wait_for};
+use super::{Figure, apply_run, condition, full, get_json, now_ms, poll, print_figures, spawn_simulated_fleet};
+use crate::harness::{Role, TestCluster, joined_members, start_parallel, wait_for};
 use crate::hub::KillOnDrop;
 use crate::pipeline::placement;
 
@@ -30,16 +30,6 @@ fn strategy(hub: &TestCluster, name: &str) {
              "afterStageTasks": [{"type": "TimedWait", "waitTime": "5s"}]},
             {"name": "second", "maxConcurrency": "50%", "labelSelector": {"matchLabels": {"fault-stage": "second"}}},
         ]}})
-        .to_string(),
-    );
-}
-
-fn create_run(hub: &TestCluster, name: &str, placement: &str, strategy: &str) {
-    hub.apply(
-        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
-            "metadata": {"name": name},
-            "spec": {"placementName": placement, "resourceSnapshotIndex": "0",
-                     "stagedRolloutStrategyName": strategy, "state": "Run"}})
         .to_string(),
     );
 }
@@ -97,7 +87,7 @@ fn joined_fleet_with_placement(
     name: &str,
 ) -> BTreeMap<String, BTreeSet<String>> {
     wait_for("the simulated members joined", WAIT, || {
-        (joined(cluster) == clusters).then_some(())
+        (joined_members(cluster) == clusters).then_some(())
     });
     strategy(cluster, name);
     placement(
@@ -201,7 +191,7 @@ fn a_run_survives_its_api_server_restarted_and_then_frozen_for_30_seconds() {
     hub.start(None);
     let stages = joined_fleet_with_placement(cluster, clusters, "faults");
     let from = now_ms();
-    create_run(cluster, "faults-run", "faults", "faults");
+    apply_run(cluster, "faults-run", "faults", "faults", Some("0"));
 
     supervise(&mut hub, cluster, "faults-run", "a first-stage cluster done", |s| {
         succeeded_in(s, 0) >= 1
@@ -248,7 +238,7 @@ fn a_leader_handover_with_20_runs_in_flight_ends_every_run_correctly() {
     let mut leader = HubProcess::new(cluster, "replica-a", &[]);
     leader.start(None);
     wait_for("the simulated members joined", WAIT, || {
-        (joined(cluster) == clusters).then_some(())
+        (joined_members(cluster) == clusters).then_some(())
     });
     let mut standby = HubProcess::new(cluster, "replica-b", &[]);
     standby.start(None);
@@ -270,7 +260,7 @@ fn a_leader_handover_with_20_runs_in_flight_ends_every_run_correctly() {
     let stages = stages_by_label(cluster);
     let from = now_ms();
     for name in &names {
-        create_run(cluster, name, name, "handover");
+        apply_run(cluster, name, name, "handover", Some("0"));
     }
     // Every run has started and none has finished: kill the leader.
     wait_for("every run in flight", WAIT, || {
@@ -328,7 +318,7 @@ fn two_replicas_without_leader_election_never_double_apply() {
     b.start(None);
     let stages = joined_fleet_with_placement(cluster, clusters, "twins");
     let from = now_ms();
-    create_run(cluster, "twins-run", "twins", "twins");
+    apply_run(cluster, "twins-run", "twins", "twins", Some("0"));
     let done = poll(WAIT, Duration::from_millis(500), || {
         assert!(!a.exited() && !b.exited(), "a replica exited");
         run_status(cluster, "twins-run").filter(succeeded)

@@ -101,9 +101,9 @@ impl HubProcess {
         String::from_utf8_lossy(all.get(self.log_offset as usize..).unwrap_or_default()).into_owned()
     }
 
-    /// After the process exited: whether it died at its armed crash point. Otherwise it is
-    /// counted as an unexpected exit.
-    pub fn crashed_at_its_point(&mut self) -> bool {
+    /// After the process exited: whether it died at its armed crash point. Any other exit is
+    /// counted in `unexpected_exits` and logged.
+    pub fn note_exit(&mut self) -> bool {
         let point = self.armed.clone().unwrap_or_default();
         let name = point.split(':').next().unwrap_or_default();
         let crashed = !name.is_empty() && self.own_log().contains(&format!("crash point {name}"));
@@ -127,7 +127,7 @@ impl HubProcess {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if self.exited() {
-                if self.crashed_at_its_point() {
+                if self.note_exit() {
                     return start.elapsed();
                 }
                 let armed = self.armed.clone();

@@ -25,10 +25,8 @@ use stagehand::ops::failpoints::{
 };
 
 use super::hub_process::HubProcess;
-use super::{
-    Figure, condition, full, get_json, joined, kubectl_quiet, now_ms, poll, print_figures, spawn_simulated_fleet,
-};
-use crate::harness::{Role, TestCluster, start_parallel, wait_for};
+use super::{Figure, apply_run, condition, full, get_json, now_ms, poll, print_figures, spawn_simulated_fleet};
+use crate::harness::{Role, TestCluster, joined_members, start_parallel, wait_for};
 use crate::hub::KillOnDrop;
 use crate::pipeline::placement;
 
@@ -308,20 +306,24 @@ impl<'a> Driver<'a> {
         );
         let at = now_ms();
         let patch = r#"{"status":{"conditions":[{"type":"Approved","status":"True","reason":"chaos","message":"approved by the crash matrix"}]}}"#;
-        let out = kubectl_quiet(
-            self.cluster,
-            &[
-                "patch",
-                "clusterapprovalrequest",
-                name,
-                "--type=merge",
-                "--subresource=status",
-                "-p",
-                patch,
-            ],
-        );
+        let out = self.cluster.kubectl_quiet(&[
+            "patch",
+            "clusterapprovalrequest",
+            name,
+            "--type=merge",
+            "--subresource=status",
+            "-p",
+            patch,
+        ]);
         if out.status.success() {
             self.approved.entry(key).or_insert(at);
+        }
+    }
+
+    /// Approves every approval request the view shows pending.
+    fn approve_all(&mut self, view: &View) {
+        for approval in view.pending_approvals() {
+            self.approve(approval);
         }
     }
 
@@ -339,7 +341,7 @@ impl<'a> Driver<'a> {
     /// would be; the exit is counted.
     fn restart_if_exited(&mut self, rest: &[Step]) {
         if self.hub.exited() {
-            self.hub.crashed_at_its_point();
+            self.hub.note_exit();
             self.restart(rest);
         }
     }
@@ -396,10 +398,9 @@ impl<'a> Driver<'a> {
                         self.stopped.push((from, now_ms()));
                     }
                     let patch = format!(r#"{{"spec":{{"state":"{state}"}}}}"#);
-                    let out = kubectl_quiet(
-                        self.cluster,
-                        &["patch", "csur", &self.run, "--type=merge", "-p", &patch],
-                    );
+                    let out = self
+                        .cluster
+                        .kubectl_quiet(&["patch", "csur", &self.run, "--type=merge", "-p", &patch]);
                     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
                     continue;
                 }
@@ -407,7 +408,7 @@ impl<'a> Driver<'a> {
                     let started = Instant::now();
                     let crashed = poll(STEP_TIMEOUT, POLL, || {
                         if self.hub.exited() {
-                            if self.hub.crashed_at_its_point() {
+                            if self.hub.note_exit() {
                                 return Some(());
                             }
                             let armed = self.hub.armed();
@@ -423,9 +424,7 @@ impl<'a> Driver<'a> {
                             self.hub.log_path().display()
                         );
                         if may_approve {
-                            for approval in view.pending_approvals() {
-                                self.approve(approval);
-                            }
+                            self.approve_all(&view);
                         }
                         None
                     });
@@ -449,9 +448,7 @@ impl<'a> Driver<'a> {
                             self.run
                         );
                         if may_approve {
-                            for approval in view.pending_approvals() {
-                                self.approve(approval);
-                            }
+                            self.approve_all(&view);
                         }
                         None
                     });
@@ -486,9 +483,7 @@ impl<'a> Driver<'a> {
             self.restart_if_exited(&[]);
             let view = self.view()?;
             self.fail_if_run_failed(&view);
-            for approval in view.pending_approvals() {
-                self.approve(approval);
-            }
+            self.approve_all(&view);
             (view.run_reason("Succeeded") == Some(("True", "UpdateRunSucceeded"))).then_some(())
         });
         if done.is_none() {
@@ -496,16 +491,6 @@ impl<'a> Driver<'a> {
             panic!("run {} did not succeed", self.run);
         }
     }
-}
-
-fn create_run(hub: &TestCluster, name: &str, index: &str) {
-    hub.apply(
-        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
-            "metadata": {"name": name},
-            "spec": {"placementName": PLACEMENT, "resourceSnapshotIndex": index,
-                     "stagedRolloutStrategyName": STRATEGY, "state": "Run"}})
-        .to_string(),
-    );
 }
 
 /// The expectation for a run from the labels, the approvals the test gave and the record.
@@ -567,10 +552,7 @@ fn new_index_through_a_crash(cluster: &TestCluster, hub: &mut HubProcess, value:
     hub.sigkill();
     hub.start(Some(&format!("{PLACEMENT_AFTER_SNAPSHOT_CREATE}:1")));
     let patch = format!(r#"{{"data":{{"key":"{value}"}}}}"#);
-    let out = kubectl_quiet(
-        cluster,
-        &["patch", "cm", "cm", "-n", PLACEMENT, "--type=merge", "-p", &patch],
-    );
+    let out = cluster.kubectl_quiet(&["patch", "cm", "cm", "-n", PLACEMENT, "--type=merge", "-p", &patch]);
     assert!(out.status.success());
     hub.wait_for_crash(STEP_TIMEOUT);
     hub.start(None);
@@ -606,7 +588,7 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
     let mut hub = HubProcess::new(cluster, "chaos-hub", &[]);
     hub.start(None);
     wait_for("the simulated members joined", Duration::from_secs(180), || {
-        (joined(cluster) == clusters).then_some(())
+        (joined_members(cluster) == clusters).then_some(())
     });
     strategy(cluster);
     placement(
@@ -617,13 +599,11 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
         json!({"type": "External"}),
     );
     wait_for("snapshot 0", STEP_TIMEOUT, || {
-        kubectl_quiet(
-            cluster,
-            &["get", "clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")],
-        )
-        .status
-        .success()
-        .then_some(())
+        cluster
+            .kubectl_quiet(&["get", "clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")])
+            .status
+            .success()
+            .then_some(())
     });
 
     let mut tally = Tally::default();
@@ -641,19 +621,13 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
         if n > 0 {
             // A prod cluster leaves the placement before the run: its Works go in the deletion stage.
             let leaving = format!("sim-{:05}", clusters - n);
-            let out = kubectl_quiet(
-                cluster,
-                &["label", "membercluster", &leaving, "chaos-keep=no", "--overwrite"],
-            );
+            let out = cluster.kubectl_quiet(&["label", "membercluster", &leaving, "chaos-keep=no", "--overwrite"]);
             assert!(out.status.success());
             // The affinity is IgnoredDuringExecution: the label alone keeps the cluster. A policy
             // change (a value no cluster has, so the same clusters match) has the scheduler look again.
             let policy = json!({"spec": {"policy": {"placementType": "PickAll", "affinity": {"clusterAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                 "clusterSelectorTerms": [{"labelSelector": {"matchExpressions": [{"key": "chaos-keep", "operator": "In", "values": ["yes", format!("policy-{n}")]}]}}]}}}}}});
-            let out = kubectl_quiet(
-                cluster,
-                &["patch", "crp", PLACEMENT, "--type=merge", "-p", &policy.to_string()],
-            );
+            let out = cluster.kubectl_quiet(&["patch", "crp", PLACEMENT, "--type=merge", "-p", &policy.to_string()]);
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             wait_for(&format!("{leaving} unscheduled"), STEP_TIMEOUT, || {
                 let list = get_json(
@@ -680,7 +654,7 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
         let from = now_ms();
         let mut driver = Driver::new(cluster, &mut hub, &run, APPROVALS);
         driver.restart(&script);
-        create_run(cluster, &run, &index);
+        apply_run(cluster, &run, PLACEMENT, STRATEGY, Some(&index));
         driver.drive(&script);
         let to = now_ms();
         points += driver.points;
@@ -695,7 +669,8 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
     }
     println!(
         "{}",
-        kubectl_quiet(cluster, &["get", "csur"])
+        cluster
+            .kubectl_quiet(&["get", "csur"])
             .stdout
             .iter()
             .map(|b| *b as char)

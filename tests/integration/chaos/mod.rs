@@ -16,10 +16,10 @@ mod real;
 mod silent_member;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use stagehand::fleetsim::invariants::Tally;
 
@@ -29,36 +29,33 @@ use crate::hub::KillOnDrop;
 /// Starts `fleetsim` with `clusters` simulated members (MemberClusters created, heartbeat every
 /// 30 s, 100–600 ms to apply), `extra` flags, recording to `record`.
 pub fn spawn_simulated_fleet(hub: &TestCluster, clusters: usize, extra: &[&str], record: &Path) -> (Child, KillOnDrop) {
-    let child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .arg("--kubeconfig")
-        .arg(&hub.kubeconfig)
-        .args(["--clusters", &clusters.to_string(), "--create-member-clusters"])
-        .args(extra)
-        .args(["--latency", "100ms-600ms", "--heartbeat-period", "30", "--record"])
-        .arg(record)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting fleetsim");
-    let guard = KillOnDrop(child.id());
-    (child, guard)
+    let clusters = clusters.to_string();
+    let record = record.to_str().expect("record path");
+    let mut args = vec!["--clusters", &clusters, "--create-member-clusters"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[
+        "--latency",
+        "100ms-600ms",
+        "--heartbeat-period",
+        "30",
+        "--record",
+        record,
+    ]);
+    crate::harness::spawn_fleetsim(hub, &args)
 }
 
-/// How many MemberClusters say `Joined=True`.
-pub fn joined(hub: &TestCluster) -> usize {
-    let out = kubectl_quiet(
-        hub,
-        &[
-            "get",
-            "memberclusters",
-            "-o",
-            r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{"\n"}{end}"#,
-        ],
+/// Creates ClusterStagedUpdateRun `name` of `placement` with `strategy`, in state `Run`, for
+/// resource snapshot `index` (the latest when `None`).
+pub fn apply_run(hub: &TestCluster, name: &str, placement: &str, strategy: &str, index: Option<&str>) {
+    let mut spec = json!({"placementName": placement, "stagedRolloutStrategyName": strategy, "state": "Run"});
+    if let Some(index) = index {
+        spec["resourceSnapshotIndex"] = json!(index);
+    }
+    hub.apply(
+        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
+            "metadata": {"name": name}, "spec": spec})
+        .to_string(),
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| *l == "True")
-        .count()
 }
 
 /// Whether this is `make chaos` (every point, the larger fleet) rather than `make test`.
@@ -66,21 +63,12 @@ pub fn full() -> bool {
     std::env::var("STAGEHAND_CHAOS").is_ok_and(|v| v == "full")
 }
 
-/// kubectl without the harness's echo: the matrix polls several times a second.
-pub fn kubectl_quiet(cluster: &TestCluster, args: &[&str]) -> Output {
-    Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", &cluster.kubeconfig)
-        .output()
-        .expect("running kubectl")
-}
-
 /// `kubectl get ... -o json`, or `None` when it failed (the API server may be down on purpose).
 pub fn get_json(cluster: &TestCluster, args: &[&str]) -> Option<Value> {
     let mut all = vec!["get"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["-o", "json", "--request-timeout=5s"]);
-    let out = kubectl_quiet(cluster, &all);
+    let out = cluster.kubectl_quiet(&all);
     out.status
         .success()
         .then(|| serde_json::from_slice(&out.stdout).ok())

@@ -17,7 +17,7 @@ use stagehand::ops::failpoints::{
 
 use super::hub_process::HubProcess;
 use super::matrix::{Driver, Step, approval_pending, first_cluster_done, in_timed_wait};
-use super::{Figure, kubectl_quiet, now_ms, print_figures};
+use super::{Figure, apply_run, now_ms, print_figures};
 use crate::harness::{Role, TestCluster, join_with_agents, start_parallel, wait_for};
 
 const PLACEMENT: &str = "realchaos";
@@ -146,18 +146,15 @@ fn expectation(
 fn secrets_never_logged(hub: &HubProcess, members: &[TestCluster], value: &str) {
     use base64::Engine;
     for member in members {
-        let out = kubectl_quiet(
-            member,
-            &[
-                "get",
-                "secret",
-                "token",
-                "-n",
-                PLACEMENT,
-                "-o",
-                "jsonpath={.data.password}",
-            ],
-        );
+        let out = member.kubectl_quiet(&[
+            "get",
+            "secret",
+            "token",
+            "-n",
+            PLACEMENT,
+            "-o",
+            "jsonpath={.data.password}",
+        ]);
         assert!(out.status.success(), "the Secret reached {}", member.name);
     }
     let log = std::fs::read_to_string(hub.log_path()).expect("hub log");
@@ -174,7 +171,7 @@ fn member_identities_reach_only_their_own_namespace(hub: &TestCluster) {
         let mut all = vec!["auth", "can-i"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--as", "member1"]);
-        String::from_utf8_lossy(&kubectl_quiet(hub, &all).stdout)
+        String::from_utf8_lossy(&hub.kubectl_quiet(&all).stdout)
             .trim()
             .to_string()
     };
@@ -291,7 +288,8 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
         }
         let snapshot = format!("{PLACEMENT}-{index}-snapshot");
         wait_for(&snapshot, Duration::from_secs(120), || {
-            kubectl_quiet(cluster, &["get", "clusterresourcesnapshot", &snapshot])
+            cluster
+                .kubectl_quiet(&["get", "clusterresourcesnapshot", &snapshot])
                 .status
                 .success()
                 .then_some(())
@@ -301,13 +299,7 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
         let from = now_ms();
         let mut driver = Driver::new(cluster, &mut hub, &run, 1);
         driver.restart(script);
-        cluster.apply(
-            &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
-                "metadata": {"name": run},
-                "spec": {"placementName": PLACEMENT, "resourceSnapshotIndex": index,
-                         "stagedRolloutStrategyName": PLACEMENT, "state": "Run"}})
-            .to_string(),
-        );
+        apply_run(cluster, &run, PLACEMENT, PLACEMENT, Some(index));
         driver.drive(script);
         // The members' watchers look every 100 ms.
         std::thread::sleep(Duration::from_millis(500));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::hub_process::HubProcess;
-use super::{condition, get_json, kubectl_quiet};
+use super::{apply_run, condition, get_json};
 use crate::harness::{Role, TestCluster, start_parallel, wait_for};
 use crate::hub::{KillOnDrop, free_port};
 
@@ -38,15 +38,6 @@ fn spawn_agent(hub: &TestCluster, member: &TestCluster, name: &str) -> (Child, K
 
 fn value_on(member: &TestCluster) -> String {
     super::value_at(&member.kubeconfig, PLACEMENT)
-}
-
-fn run(hub: &TestCluster, name: &str, index: &str) {
-    hub.apply(
-        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateRun",
-            "metadata": {"name": name},
-            "spec": {"placementName": PLACEMENT, "resourceSnapshotIndex": index, "stagedRolloutStrategyName": PLACEMENT, "state": "Run"}})
-        .to_string(),
-    );
 }
 
 fn succeeded(hub: &TestCluster, name: &str) -> Option<String> {
@@ -91,15 +82,12 @@ fn a_run_waits_for_a_silent_member_and_finishes_when_it_is_back() {
         agents.push(Some(spawn_agent(hub, member, name)));
     }
     wait_for("both members joined", Duration::from_secs(120), || {
-        let out = kubectl_quiet(
-            hub,
-            &[
-                "get",
-                "memberclusters",
-                "-o",
-                r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{" "}{end}"#,
-            ],
-        );
+        let out = hub.kubectl_quiet(&[
+            "get",
+            "memberclusters",
+            "-o",
+            r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{" "}{end}"#,
+        ]);
         (String::from_utf8_lossy(&out.stdout).matches("True").count() == 2).then_some(())
     });
     hub.apply(
@@ -118,7 +106,7 @@ fn a_run_waits_for_a_silent_member_and_finishes_when_it_is_back() {
     wait_for("snapshot 0", Duration::from_secs(60), || {
         get_json(hub, &["clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")])
     });
-    run(hub, "quiet-0", "0");
+    apply_run(hub, "quiet-0", PLACEMENT, PLACEMENT, Some("0"));
     wait_for("quiet-0 succeeded", Duration::from_secs(120), || {
         (succeeded(hub, "quiet-0")? == "True").then_some(())
     });
@@ -142,7 +130,7 @@ fn a_run_waits_for_a_silent_member_and_finishes_when_it_is_back() {
         let _ = agent.wait();
         std::mem::forget(guard);
     }
-    run(hub, "quiet-1", "1");
+    apply_run(hub, "quiet-1", PLACEMENT, PLACEMENT, Some("1"));
     wait_for("member1 has value2", Duration::from_secs(60), || {
         (value_on(&members[0]) == "value2").then_some(())
     });

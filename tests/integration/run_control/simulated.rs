@@ -11,7 +11,7 @@
 //! - `e` sim-00031..55: healthy, matched by no stage;
 //! - `f` sim-00056..60: not placed.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -24,24 +24,25 @@ const WAIT: Duration = Duration::from_secs(120);
 const CLUSTERS: usize = 60;
 
 fn spawn_fleetsim(hub: &TestCluster) -> (Child, KillOnDrop) {
-    let child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .arg("--kubeconfig")
-        .arg(&hub.kubeconfig)
-        .args(["--clusters", &CLUSTERS.to_string(), "--create-member-clusters"])
-        .args(["--split", "group=a:16,b:17,c:8,d:9,e:41,f:9"])
-        .args([
+    let clusters = CLUSTERS.to_string();
+    crate::harness::spawn_fleetsim(
+        hub,
+        &[
+            "--clusters",
+            &clusters,
+            "--create-member-clusters",
+            "--split",
+            "group=a:16,b:17,c:8,d:9,e:41,f:9",
             "--fail-apply",
             "sim-00003,sim-00007,sim-00012,sim-00015,sim-00018",
             "--never-available",
             "sim-00022",
-        ])
-        .args(["--latency", "50ms-300ms", "--heartbeat-period", "30"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting fleetsim");
-    let guard = KillOnDrop(child.id());
-    (child, guard)
+            "--latency",
+            "50ms-300ms",
+            "--heartbeat-period",
+            "30",
+        ],
+    )
 }
 
 fn get_json(hub: &TestCluster, args: &[&str]) -> Value {
