@@ -46,9 +46,7 @@ pub fn compute_stages(
     let mut placed: BTreeSet<&str> = BTreeSet::new();
     let mut stages = Vec::with_capacity(strategy.stages.len());
     for stage in &strategy.stages {
-        validate_tasks(strategy_key, stage)?;
-        let selector = stage_selector(strategy_key, stage)?;
-        check_sorting_key(strategy_key, stage)?;
+        let selector = checked_stage(strategy_key, stage)?;
         let mut clusters: Vec<(&MemberView, Option<i64>)> = Vec::new();
         for member in members {
             if !selected.contains(&member.name) || !selector.as_ref().is_some_and(|s| s.matches(&member.labels)) {
@@ -95,15 +93,22 @@ pub fn compute_stages(
     Ok(Assignment { stages, unmatched })
 }
 
-/// The checks of every stage that need no cluster: its tasks, its label selector and its
-/// `sortingLabelKey` (SD-35: named before a run waits for clusters).
+/// The checks of every stage that need no cluster (SD-35: named before a run waits for
+/// clusters).
 pub fn validate_strategy(strategy_key: &str, strategy: &UpdateStrategySpec) -> Result<(), Failure> {
     for stage in &strategy.stages {
-        validate_tasks(strategy_key, stage)?;
-        stage_selector(strategy_key, stage)?;
-        check_sorting_key(strategy_key, stage)?;
+        checked_stage(strategy_key, stage)?;
     }
     Ok(())
+}
+
+/// A stage's checks that need no cluster, in upstream's order: its tasks, its label selector (the
+/// parsed selector is returned), and its `sortingLabelKey`.
+fn checked_stage(strategy_key: &str, stage: &StageConfig) -> Result<Option<Selector>, Failure> {
+    validate_tasks(strategy_key, stage)?;
+    let selector = stage_selector(strategy_key, stage)?;
+    check_sorting_key(strategy_key, stage)?;
+    Ok(selector)
 }
 
 /// Initialization fails on selected clusters that no stage picks (`unmatchedClusters` absent or
