@@ -311,13 +311,13 @@ where
         );
     }
     ctx.failures.lock().map(|mut f| f.remove(&key(&observed))).ok();
-    if let Next::Retry(message) = decision.next {
-        return Ok(waiting(&ctx, &key(&observed), message));
+    if let Next::Retry { why, at_latest } = decision.next {
+        return Ok(waiting(&ctx, &key(&observed), why, at_latest));
     }
     ctx.waits.lock().map(|mut w| w.remove(&key(&observed))).ok();
     ctx.metrics.count_reconcile(ctx.controller, "success");
     match decision.next {
-        Next::AwaitChange | Next::Retry(_) => Ok(ControllerAction::await_change()),
+        Next::AwaitChange | Next::Retry { .. } => Ok(ControllerAction::await_change()),
         Next::After(delay) => Ok(ControllerAction::requeue(delay)),
     }
 }
@@ -329,8 +329,9 @@ const MOST_WAIT: Duration = Duration::from_secs(30);
 /// mend, bindings not yet observed) is counted as `waiting`, not as a reconcile error. It is
 /// logged at info when it starts waiting, and at debug while what it waits for changes (at fleet
 /// scale that is every pass). Upstream returns an error from the reconcile, which logs it every
-/// retry. The next look comes after 1 s, doubling to 30 s.
-fn waiting(ctx: &Context, run: &str, message: String) -> ControllerAction {
+/// retry. The next look comes after 1 s, doubling to 30 s, and never after `at_latest` (a
+/// progress deadline of a cluster in the stage must be judged on time while it waits).
+fn waiting(ctx: &Context, run: &str, message: String, at_latest: Option<Duration>) -> ControllerAction {
     ctx.metrics.count_reconcile(ctx.controller, "waiting");
     let passes = ctx
         .waits
@@ -347,8 +348,8 @@ fn waiting(ctx: &Context, run: &str, message: String) -> ControllerAction {
             entry.0
         })
         .unwrap_or(1);
-    let delay = Duration::from_secs(1u64 << passes.saturating_sub(1).min(5)).min(MOST_WAIT);
-    ControllerAction::requeue(delay)
+    let backoff = Duration::from_secs(1u64 << passes.saturating_sub(1).min(5)).min(MOST_WAIT);
+    ControllerAction::requeue(at_latest.map_or(backoff, |due| backoff.min(due)))
 }
 
 fn key(observed: &Observed) -> String {

@@ -172,7 +172,11 @@ pub fn run_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) ->
         return StepEnd::Aborted(Some(index), message);
     }
     if !walk.retry.is_empty() {
-        return StepEnd::Continue(Next::Retry(walk.retry.join("; ")));
+        // A cluster's progress deadline still falls due while the stage waits for another's report.
+        return StepEnd::Continue(Next::Retry {
+            why: walk.retry.join("; "),
+            at_latest: walk.next_deadline,
+        });
     }
     if walk.finished < walk.total {
         let poll = walk.next_deadline.map_or(CLUSTER_POLL, |d| d.min(CLUSTER_POLL));
@@ -186,7 +190,7 @@ pub fn run_stage(step: &mut Step, status: &mut UpdateRunStatus, index: usize) ->
 
 fn failure_end(index: usize, failure: Failure) -> StepEnd {
     match failure {
-        Failure::Retry(message) | Failure::Pending(message) => StepEnd::Continue(Next::Retry(message)),
+        Failure::Retry(message) | Failure::Pending(message) => StepEnd::Continue(Next::retry(message)),
         Failure::Abort(message) => StepEnd::Aborted(Some(index), message),
     }
 }

@@ -160,7 +160,7 @@ pub fn decide(obs: &Observed) -> Decision {
                 };
                 return finish(status, actions, Next::After(PENDING_RETRY));
             }
-            Err(Failure::Retry(message)) => return finish(status, vec![], Next::Retry(message)),
+            Err(Failure::Retry(message)) => return finish(status, vec![], Next::retry(message)),
         }
     }
     // A retry asked for before the run failed (at creation) is not kept for a later failure.
@@ -175,7 +175,7 @@ pub fn decide(obs: &Observed) -> Decision {
             return finish(status, vec![], Next::AwaitChange);
         }
         Err(Failure::Retry(message) | Failure::Pending(message)) => {
-            return finish(status, vec![], Next::Retry(message));
+            return finish(status, vec![], Next::retry(message));
         }
     };
     // SD-22: `revalidate` expanded a compact status; it is compacted again before it is written.

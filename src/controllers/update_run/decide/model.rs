@@ -265,8 +265,17 @@ pub enum Next {
     AwaitChange,
     /// After this long (0 = at once), or earlier on a watched change.
     After(Duration),
-    /// A transient error: retry with back-off; the status is still written.
-    Retry(String),
+    /// Waiting for members or a transient error: look again with back-off; the status is still
+    /// written. `at_latest` bounds the back-off when a timer (a progress deadline) falls due
+    /// sooner, so waiting never postpones a deadline.
+    Retry { why: String, at_latest: Option<Duration> },
+}
+
+impl Next {
+    /// Wait with back-off and no timer of its own.
+    pub fn retry(why: String) -> Self {
+        Next::Retry { why, at_latest: None }
+    }
 }
 
 /// The result of one pass.

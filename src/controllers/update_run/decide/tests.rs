@@ -1021,7 +1021,7 @@ fn failing_binding_is_retried_then_reported_stuck() {
     );
     w.pass();
     assert!(
-        matches!(w.next(), Next::Retry(m) if m.contains("cluster updating encountered an error at stage `staging`"))
+        matches!(w.next(), Next::Retry { why: m, .. } if m.contains("cluster updating encountered an error at stage `staging`"))
     );
     w.advance(301);
     w.pass();

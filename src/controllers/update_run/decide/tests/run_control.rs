@@ -148,7 +148,7 @@ fn without_a_budget_a_reported_failure_is_retried_as_upstream_does() {
     w.pass();
     fail_apply(&mut w, "c01");
     w.pass();
-    assert!(matches!(w.next(), Next::Retry(_)));
+    assert!(matches!(w.next(), Next::Retry { .. }));
     assert_eq!(w.run_condition(types::SUCCEEDED), None);
     assert_eq!(w.status().cluster_counts, None, "no numbers without failures");
 }
@@ -237,6 +237,33 @@ fn a_cluster_not_available_by_its_deadline_fails_and_the_run_wakes_at_the_deadli
         w.run_message(types::SUCCEEDED).contains("c02"),
         "{}",
         w.run_message(types::SUCCEEDED)
+    );
+}
+
+#[test]
+fn a_run_waiting_for_a_failing_cluster_still_wakes_at_another_clusters_deadline() {
+    // Without a budget, c01's reported failure makes the run wait (back-off up to 30 s); c02's
+    // deadline must bound that wait, or the deadline is judged late (CI saw 59 s for 30 s).
+    let mut w = fleet(2, None, Some("30s"));
+    w.pass();
+    fail_apply(&mut w, "c01");
+    w.advance(5);
+    w.pass();
+    match w.next() {
+        Next::Retry { at_latest, .. } => {
+            assert_eq!(
+                at_latest,
+                Some(Duration::from_secs(25)),
+                "the deadline 25 s ahead bounds the wait"
+            )
+        }
+        other => panic!("expected a wait, got {other:?}"),
+    }
+    w.advance(26);
+    w.pass();
+    assert_eq!(
+        cluster_condition(&w, 0, "c02", types::SUCCEEDED),
+        pair("False", cluster::DEADLINE_EXCEEDED)
     );
 }
 
