@@ -180,7 +180,9 @@ async fn controller<K>(
     let store = controller.store();
     let affected_placements =
         changes.flat_map(move |changed| futures::stream::iter(affected(&store, cluster_scoped, &changed)));
-    controller = controller.reconcile_on(affected_placements);
+    controller = controller
+        .reconcile_on(affected_placements)
+        .reconcile_on(deleted_snapshots::<K>(&client, family.resource_snapshot()));
     let name = if cluster_scoped {
         "clusterresourceplacement-controller"
     } else {
@@ -358,6 +360,34 @@ where
     write_status(&placements, &name, &old_status, &status).await?;
     ctx.metrics.count_reconcile(ctx.kind(), "success");
     Ok(next.map_or_else(|| Action::requeue(RESYNC), Action::requeue))
+}
+
+/// SD-39: a resource snapshot deleted by hand wakes its placement, which takes the latest one
+/// again (under the same index when it was the highest) so that a run of that index can finish.
+/// The placement controller writes snapshots but does not otherwise watch them; a metadata-only
+/// watch of deletions keeps that cheap.
+fn deleted_snapshots<K: ServedKind + PlacementObject>(
+    client: &Client,
+    snapshots: ApiResource,
+) -> impl futures::Stream<Item = ObjectRef<K>> + Send + 'static {
+    use kube::core::PartialObjectMeta;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client.clone(), &snapshots);
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .filter_map(|event| {
+            let deleted = match event {
+                Ok(watcher::Event::Delete(meta)) => meta.labels().get(PARENT_PLACEMENT).map(|parent| {
+                    let placement = ObjectRef::<K>::new(parent);
+                    match meta.namespace() {
+                        Some(ns) => placement.within(&ns),
+                        None => placement,
+                    }
+                }),
+                _ => None,
+            };
+            std::future::ready(deleted)
+        })
 }
 
 /// When this pass may take a snapshot. An `External` placement with the `upstream` profile waits

@@ -9,6 +9,7 @@
 //! over a larger fleet and prints the figures. docs/reliability.md says what is guaranteed.
 
 mod bad_input;
+mod by_hand;
 mod faults;
 mod hub_process;
 mod matrix;

@@ -64,7 +64,7 @@ pub struct Step<'a> {
 
 impl Step<'_> {
     /// `RolloutStarted` message (§4.6); prints the spec index as upstream does (Q8).
-    fn rollout_message(&self) -> String {
+    pub fn rollout_message(&self) -> String {
         format!(
             "Detected the new changes on the resources and started the rollout process, resourceSnapshotIndex: {}, updateRun: {}",
             self.obs.run.spec.resource_snapshot_index.as_deref().unwrap_or(""),
@@ -326,9 +326,12 @@ fn walk_clusters(step: &mut Step, stage_status: &mut StageUpdatingStatus, limit:
                 }
             }
         }
-        let preempted = !in_sync(binding, &step.snapshot_name, &step.applied)
-            || !rollout_started(binding)
-            || binding.spec.state != crate::api::placement::BindingState::Bound;
+        // SD-39: a binding deleted by hand and re-created is being given its snapshot back
+        // (`restore`), not taken by another run.
+        let preempted = !super::restore::recreated(binding)
+            && (!in_sync(binding, &step.snapshot_name, &step.applied)
+                || !rollout_started(binding)
+                || binding.spec.state != crate::api::placement::BindingState::Bound);
         if preempted {
             let message = format!(
                 "the binding of the updating cluster `{name}` in the stage `{stage_name}` is not up-to-date with the desired status, please check the status of binding `{}` and see if there is a concurrent updateRun referencing the same placement and updating the same cluster",

@@ -25,6 +25,7 @@ mod judge;
 mod marks;
 pub mod model;
 pub mod outcome;
+mod restore;
 mod stages;
 mod stop;
 mod validate;
@@ -211,6 +212,12 @@ pub fn decide(obs: &Observed) -> Decision {
             if !keep {
                 marks::run_progressing(&mut status, obs.profile, generation, now);
             }
+            // SD-39: clusters the run already started get back a binding deleted by hand.
+            let through = match plan.position {
+                Position::Stage(i) => i,
+                _ => usize::MAX,
+            };
+            restore::restore_recreated(&mut step, &status, through);
             match plan.position {
                 Position::Stage(i) => run_stage(&mut step, &mut status, i),
                 _ => run_deletion_stage(&mut step, &mut status),

@@ -2124,4 +2124,5 @@ fn sd27_a_run_waits_for_as_many_bindings_as_the_scheduler_counted_past_the_decis
 }
 
 mod bad_input;
+mod by_hand;
 mod run_control;
