@@ -1,7 +1,8 @@
 //! SD-39: objects changed by hand under a run, on a real hub with simulated members. A strategy
 //! edited mid-run, a pending approval request deleted, a finished cluster's binding deleted, the
-//! run's status edited and its resource snapshot deleted: each is handled as docs/reliability.md
-//! says, and nothing the run already rolled out is lost or silently changed.
+//! run's status edited, its latest resource snapshot deleted and a rollback's older one deleted:
+//! each is handled as docs/reliability.md says, and nothing already rolled out is lost or
+//! silently changed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -261,6 +262,52 @@ fn objects_changed_by_hand_under_a_run_are_handled_and_nothing_rolled_out_is_los
     let works = works_by_cluster(hub);
     assert_eq!(works.len(), CLUSTERS, "{works:?}");
     assert!(works.values().all(|i| i == "1"), "{works:?}");
+
+    // 6. A rollback's older snapshot is deleted mid-run: it is not taken again (index 1 is the
+    //    latest). Clusters started after that keep what they have, their bindings say why, and
+    //    the run waits rather than reporting success.
+    apply_run(hub, "byhand-3", PLACEMENT, PLACEMENT, Some("0"));
+    wait_for("run 3's approval request", WAIT, || {
+        approval(hub, "byhand-3-second-before")
+    });
+    let before = works_by_cluster(hub);
+    assert_eq!(
+        before.values().filter(|i| *i == "0").count(),
+        CLUSTERS / 2,
+        "{before:?}"
+    );
+    hub.kubectl_ok(&["delete", "clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")]);
+    approve(hub, "byhand-3-second-before");
+    let second = before
+        .iter()
+        .find(|(_, index)| *index == "1")
+        .map(|(c, _)| c.clone())
+        .expect("a cluster of stage second");
+    let why = wait_for(&format!("{second}'s binding says why"), WAIT, || {
+        let binding = binding_of(hub, &second)?;
+        binding["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .filter(|c| c["status"] == "False")
+            .find_map(|c| {
+                c["message"]
+                    .as_str()
+                    .filter(|m| m.contains("is not found"))
+                    .map(String::from)
+            })
+    });
+    println!("[by-hand] rollback snapshot deleted mid-run: {second}'s binding says: {why}");
+    assert!(why.contains(&format!("{PLACEMENT}-0-snapshot")), "{why}");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(works_by_cluster(hub), before, "Works changed without their snapshot");
+    assert!(
+        run_condition(hub, "byhand-3", "Succeeded").is_none(),
+        "the run ended without its snapshot"
+    );
+    assert!(
+        get_json(hub, &["clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")]).is_none(),
+        "an older snapshot was taken again"
+    );
 
     assert!(!process.exited(), "the hub process ended");
 }
