@@ -46,7 +46,9 @@ pub struct MemberClusterSpec {
     pub heartbeat_period_seconds: Option<i32>,
     /// Taints that keep placements off this cluster unless they tolerate them (at most 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 100), extend("x-kubernetes-validations" = [
+        {"rule": "self.all(t, self.exists_one(u, u == t))", "message": "taints must be unique"}
+    ]))]
     pub taints: Option<Vec<Taint>>,
     /// How a deletion of this cluster is checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]

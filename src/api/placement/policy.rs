@@ -34,7 +34,10 @@ pub struct PlacementPolicy {
     pub placement_type: PlacementType,
     /// Names of the member clusters to place on; PickFixed only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 100), inner(length(max = 63)), extend("x-kubernetes-validations" = [
+        {"rule": "self.all(n, n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'))", "message": "each cluster name must be a member cluster name: at most 63 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit"},
+        {"rule": "self.all(n, self.exists_one(m, m == n))", "message": "cluster names must be unique for policy type PickFixed"}
+    ]))]
     pub cluster_names: Option<Vec<String>>,
     /// How many clusters to pick; PickN only (required there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,7 +51,9 @@ pub struct PlacementPolicy {
     pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
     /// Taints of member clusters this placement tolerates; not for PickFixed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 100), extend("x-kubernetes-validations" = [
+        {"rule": "self.all(t, self.exists_one(u, u == t))", "message": "tolerations must be unique"}
+    ]))]
     pub tolerations: Option<Vec<Toleration>>,
 }
 
@@ -195,12 +200,17 @@ pub enum UnsatisfiableConstraintAction {
 /// A taint a placement tolerates.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// SD-40: upstream's webhook checks of a toleration, as CRD rules.
 #[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!(has(self.operator) && self.operator == 'Exists' && has(self.value) && self.value != '')", "message": "value must be empty when operator is Exists"}
+    {"rule": "!(has(self.operator) && self.operator == 'Exists' && has(self.value) && self.value != '')", "message": "value must be empty when operator is Exists"},
+    {"rule": "(has(self.operator) && self.operator == 'Exists') || (has(self.key) && self.key != '')", "message": "toleration key cannot be empty when operator is Equal"}
 ]))]
 pub struct Toleration {
     /// Taint key; empty with operator Exists matches every taint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 317), extend("x-kubernetes-validations" = [
+        {"rule": "self == '' || self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')", "message": "toleration key must be a qualified name such as example.com/my-key (letters, digits, '-', '_', '.', at most 63 characters after an optional DNS prefix and '/')"}
+    ]))]
     pub key: Option<String>,
     /// `Equal` (default) or `Exists`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,6 +218,9 @@ pub struct Toleration {
     pub operator: Option<TolerationOperator>,
     /// Taint value for operator Equal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63), extend("x-kubernetes-validations" = [
+        {"rule": "self.matches('^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$')", "message": "toleration value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
+    ]))]
     pub value: Option<String>,
     /// Taint effect; only `NoSchedule` exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,10 +249,16 @@ pub enum TaintEffect {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Taint {
-    /// Taint key.
+    /// Taint key (a qualified name).
+    #[schemars(length(max = 317), extend("x-kubernetes-validations" = [
+        {"rule": "self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')", "message": "taint key must be a qualified name such as example.com/my-key (letters, digits, '-', '_', '.', at most 63 characters after an optional DNS prefix and '/')"}
+    ]))]
     pub key: String,
-    /// Taint value.
+    /// Taint value (a label value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63), extend("x-kubernetes-validations" = [
+        {"rule": "self.matches('^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$')", "message": "taint value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
+    ]))]
     pub value: Option<String>,
     /// Taint effect.
     pub effect: TaintEffect,

@@ -46,11 +46,15 @@ pub struct RolloutStrategy {
 pub struct RollingUpdateConfig {
     /// Clusters that may be unavailable during the rollout, a number or a percentage (default 25%).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "25%", "pattern" = "^((100|[0-9]{1,2})%|[0-9]+)$"))]
+    #[schemars(extend("default" = "25%", "pattern" = "^((100|[0-9]{1,2})%|[0-9]+)$", "x-kubernetes-validations" = [
+        {"rule": "type(self) == string || self >= 0", "message": "maxUnavailable must be greater than or equal to 0"}
+    ]))]
     pub max_unavailable: Option<IntOrString>,
     /// Clusters that may be placed on above the target, a number or a percentage (default 25%).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "25%", "pattern" = "^((100|[0-9]{1,2})%|[0-9]+)$"))]
+    #[schemars(extend("default" = "25%", "pattern" = "^((100|[0-9]{1,2})%|[0-9]+)$", "x-kubernetes-validations" = [
+        {"rule": "type(self) == string || self >= 0", "message": "maxSurge must be greater than or equal to 0"}
+    ]))]
     pub max_surge: Option<IntOrString>,
     /// Seconds a cluster whose availability cannot be tracked counts as unavailable (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
