@@ -185,6 +185,14 @@ pub fn schedule<C: Borrow<MemberCluster>>(
         actions,
         now,
     };
+    // SD-41: an invalid selector schedules nothing new and unschedules nothing.
+    if let Some(problem) = policy.policy.and_then(super::filters::selector_problem) {
+        return Outcome {
+            status: report_invalid(policy, &problem, now),
+            actions: cycle.actions,
+            selected_beyond_limit: None,
+        };
+    }
     let kind = policy.policy.map(|p| p.placement_type).unwrap_or_default();
     let (selected, unselected, fulfilled) = match kind {
         PlacementType::PickAll => cycle.pick_all(),
@@ -529,6 +537,31 @@ fn report(
         return None;
     }
     Some(new)
+}
+
+/// `Scheduled=False` naming the invalid field; the recorded decisions stay as they are.
+fn report_invalid(policy: &PolicyInput, problem: &str, now: Timestamp) -> Option<SchedulingPolicySnapshotStatus> {
+    let old = policy.status;
+    let mut conditions = old.conditions.clone();
+    set(
+        &mut conditions,
+        SCHEDULED,
+        Status::False,
+        UNFULFILLED,
+        format!(
+            "the scheduling policy is not applied, fix it to schedule again (the clusters already picked keep their resources): {problem}"
+        ),
+        policy.generation,
+        now,
+    );
+    let new = SchedulingPolicySnapshotStatus {
+        observed_crp_generation: policy.placement_generation,
+        conditions,
+        target_clusters: old.target_clusters.clone(),
+    };
+    let same_condition = equal_condition(find(&old.conditions, SCHEDULED), find(&new.conditions, SCHEDULED))
+        && find(&old.conditions, SCHEDULED).map(|c| &c.message) == find(&new.conditions, SCHEDULED).map(|c| &c.message);
+    (!same_condition || old.observed_crp_generation != new.observed_crp_generation).then_some(new)
 }
 
 fn by_cluster(decisions: Option<&[ClusterDecision]>) -> BTreeMap<&str, &ClusterDecision> {

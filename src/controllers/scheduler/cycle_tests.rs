@@ -416,3 +416,46 @@ fn sd27_decisions_past_the_api_limit_are_capped_and_the_selected_count_is_report
     let few = run(None, &clusters[..3], &[]);
     assert_eq!(few.selected_beyond_limit, None);
 }
+
+#[test]
+fn an_invalid_affinity_selector_unschedules_nothing_and_names_the_field_sd41() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+    let bad = ClusterSelectorTerm {
+        label_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "env".into(),
+                operator: "Sometimes".into(),
+                values: Some(vec!["x".into()]),
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let policy = PlacementPolicy {
+        affinity: Some(Affinity {
+            cluster_affinity: Some(ClusterAffinity {
+                required_during_scheduling_ignored_during_execution: Some(ClusterSelector {
+                    cluster_selector_terms: vec![label_term("env", "prod"), bad],
+                }),
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    };
+    let clusters = [joined("a", &[("env", "prod")]), joined("b", &[("env", "prod")])];
+    let bindings = [
+        binding("crp-a", "a", BindingState::Bound, "crp-1"),
+        binding("crp-b", "b", BindingState::Bound, "crp-1"),
+    ];
+    let outcome = run(Some(&policy), &clusters, &bindings);
+    assert!(outcome.actions.is_empty(), "{:?}", outcome.actions);
+    let c = condition(&outcome);
+    assert_eq!((c.status.as_str(), c.reason.as_str()), ("False", UNFULFILLED));
+    assert!(
+        c.message.contains(
+            "spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution.clusterSelectorTerms[1].labelSelector is invalid"
+        ),
+        "{}",
+        c.message
+    );
+}

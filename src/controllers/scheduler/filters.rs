@@ -116,6 +116,44 @@ fn term_matches(term: &ClusterSelectorTerm, cluster: &MemberCluster) -> bool {
     labels_match && properties_match
 }
 
+/// SD-41: the first cluster affinity label selector that does not parse, named by its field
+/// path. Upstream's webhook rejects such a placement; Stagehand admits it (a CRD rule over
+/// unbounded selector lists exceeds the API server's cost budget) and the scheduler must not
+/// read it as "matches nothing", which would unschedule every cluster.
+pub fn selector_problem(policy: &PlacementPolicy) -> Option<String> {
+    let affinity = policy.affinity.as_ref()?.cluster_affinity.as_ref()?;
+    let base = "spec.policy.affinity.clusterAffinity";
+    let required = affinity
+        .required_during_scheduling_ignored_during_execution
+        .iter()
+        .flat_map(|r| r.cluster_selector_terms.iter().enumerate())
+        .map(|(i, term)| {
+            (
+                format!(
+                    "{base}.requiredDuringSchedulingIgnoredDuringExecution.clusterSelectorTerms[{i}].labelSelector"
+                ),
+                term,
+            )
+        });
+    let preferred = affinity
+        .preferred_during_scheduling_ignored_during_execution
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                format!("{base}.preferredDuringSchedulingIgnoredDuringExecution[{i}].preference.labelSelector"),
+                &p.preference,
+            )
+        });
+    required.chain(preferred).find_map(|(path, term)| {
+        let selector = term.label_selector.clone()?;
+        Selector::try_from(selector)
+            .err()
+            .map(|err| format!("{path} is invalid: {err}"))
+    })
+}
+
 fn label_selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     Selector::try_from(selector.clone()).is_ok_and(|s| s.matches(labels))
 }
