@@ -2,6 +2,7 @@
 //! One test binary (link time on 2 cores); see `harness` for how clusters are shared.
 
 mod admission;
+mod bad_input_catalogue;
 mod chaos;
 mod chart_rbac;
 mod compat;

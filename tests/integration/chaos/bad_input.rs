@@ -63,11 +63,31 @@ fn on_a_hub_with_no_members_the_first_real_problem_fails_the_run_naming_the_fiel
         "spaced",
         json!({"name": "sorted", "labelSelector": {}, "sortingLabelKey": "my order"}),
     );
+    strategy(
+        hub,
+        "twice",
+        json!({"name": "gated", "labelSelector": {}, "afterStageTasks": [{"type": "Approval"}, {"type": "Approval"}]}),
+    );
+    // SD-41: a placement whose affinity selector does not parse says so on its Scheduled condition.
+    placement(
+        hub,
+        "badaffinity",
+        json!({"placementType": "PickAll", "affinity": {"clusterAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "clusterSelectorTerms": [{"labelSelector": {"matchExpressions": [{"key": "env", "operator": "Sometimes", "values": ["x"]}]}}]}}}}),
+        json!({"type": "External"}),
+    );
     wait_for("snapshot 0 of good", Duration::from_secs(60), || {
         get_json(hub, &["clusterresourcesnapshot", "good-0-snapshot"])
     });
 
-    let cases: [(&str, &str, &str, Option<&str>, &str); 8] = [
+    let cases: [(&str, &str, &str, Option<&str>, &str); 9] = [
+        (
+            "bad-two-approvals",
+            "good",
+            "twice",
+            None,
+            "afterStageTasks cannot have two tasks of the same type: Approval",
+        ),
         (
             "bad-strategy",
             "good",
@@ -134,6 +154,24 @@ fn on_a_hub_with_no_members_the_first_real_problem_fails_the_run_naming_the_fiel
         assert!(message.contains(expected), "{name}: {message}");
         assert!(!message.contains("waiting for the scheduler"), "{name}: {message}");
     }
+    let scheduled = wait_for(
+        "badaffinity says why it schedules nothing",
+        Duration::from_secs(60),
+        || {
+            let crp = get_json(hub, &["crp", "badaffinity"])?;
+            let c = crp["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "ClusterResourcePlacementScheduled" && c["status"] == "False")?
+                .clone();
+            Some(c["message"].as_str()?.to_string())
+        },
+    );
+    println!("[bad input] badaffinity: {scheduled}");
+    assert!(
+        scheduled.contains("spec.policy.affinity.clusterAffinity.requiredDuringSchedulingIgnoredDuringExecution.clusterSelectorTerms[0].labelSelector is invalid"),
+        "{scheduled}"
+    );
     // Nothing is wrong with this one: it waits for clusters to join, and says so.
     let (status, reason, message) = initialized(hub, "good-run");
     assert_eq!(
