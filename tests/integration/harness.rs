@@ -145,14 +145,25 @@ pub fn start_member_agent(hub: &TestCluster, member: &TestCluster, name: &str) {
 /// every 15 s), starts its real agent, and waits until every one has joined.
 pub fn join_with_agents(hub: &TestCluster, members: &[TestCluster], names: &[(&str, &str)]) {
     for (member, (name, environment)) in members.iter().zip(names) {
-        hub.apply(
-            &serde_json::json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
-                "metadata": {"name": name, "labels": {"environment": environment}},
-                "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": 15}})
-            .to_string(),
-        );
+        register_agent_member(hub, name, environment);
         start_member_agent(hub, member, name);
     }
+    wait_joined(hub, names);
+}
+
+/// Creates MemberCluster `name` labelled `environment=<environment>`, identity the user `name`,
+/// heartbeat every 15 s, for an agent to join.
+pub fn register_agent_member(hub: &TestCluster, name: &str, environment: &str) {
+    hub.apply(
+        &serde_json::json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
+            "metadata": {"name": name, "labels": {"environment": environment}},
+            "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": 15}})
+        .to_string(),
+    );
+}
+
+/// Waits until every MemberCluster in `names` shows JOINED True.
+pub fn wait_joined(hub: &TestCluster, names: &[(&str, &str)]) {
     for (name, _) in names {
         wait_for(
             &format!("{name} joined through its agent"),

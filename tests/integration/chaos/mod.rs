@@ -45,6 +45,42 @@ pub fn spawn_simulated_fleet(hub: &TestCluster, clusters: usize, extra: &[&str],
     crate::harness::spawn_fleetsim(hub, &args)
 }
 
+/// `stagehand member` as its own process (so that it can be killed), logging at debug level to
+/// [`agent_log`] of `member`.
+pub fn spawn_agent(hub: &TestCluster, member: &TestCluster, name: &str) -> (Child, KillOnDrop) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(agent_log(member))
+        .expect("agent log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        .args([
+            "member",
+            "--http-addr",
+            &format!("127.0.0.1:{}", crate::hub::free_port()),
+        ])
+        .env("MEMBER_CLUSTER_NAME", name)
+        .env("HUB_KUBECONFIG", &hub.kubeconfig)
+        .env("KUBECONFIG", &member.kubeconfig)
+        // Debug for every crate but the transport's, so that a search of the log for a
+        // secret covers what the Kubernetes client logs too.
+        .env(
+            "RUST_LOG",
+            "debug,hyper=info,hyper_util=info,h2=info,tower=info,rustls=info",
+        )
+        .stdout(std::process::Stdio::from(log.try_clone().expect("log")))
+        .stderr(std::process::Stdio::from(log))
+        .spawn()
+        .expect("starting stagehand member");
+    let guard = KillOnDrop(child.id());
+    (child, guard)
+}
+
+/// Where [`spawn_agent`] writes the log of `member`'s agent.
+pub fn agent_log(member: &TestCluster) -> std::path::PathBuf {
+    member.kubeconfig.parent().expect("dir").join("agent.log")
+}
+
 /// Creates ClusterStagedUpdateRun `name` of `placement` with `strategy`, in state `Run`, for
 /// resource snapshot `index` (the latest when `None`).
 pub fn apply_run(hub: &TestCluster, name: &str, placement: &str, strategy: &str, index: Option<&str>) {

@@ -17,8 +17,8 @@ use stagehand::ops::failpoints::{
 
 use super::hub_process::HubProcess;
 use super::matrix::{Driver, Step, approval_pending, first_cluster_done, in_timed_wait};
-use super::{Figure, apply_run, now_ms, print_figures};
-use crate::harness::{Role, TestCluster, join_with_agents, start_parallel, wait_for};
+use super::{Figure, agent_log, apply_run, now_ms, print_figures, spawn_agent};
+use crate::harness::{Role, TestCluster, register_agent_member, start_parallel, wait_for, wait_joined};
 
 const PLACEMENT: &str = "realchaos";
 const MEMBERS: [(&str, &str); 3] = [("member1", "canary"), ("member2", "prod"), ("member3", "prod")];
@@ -142,7 +142,7 @@ fn expectation(
 }
 
 /// The selected Secret reached every member, and its value (plain or base64) is nowhere in the
-/// hub's log (debug level, over all 14 hub processes).
+/// hub's log (debug level, over all 14 hub processes) nor in any member agent's (debug level).
 fn secrets_never_logged(hub: &HubProcess, members: &[TestCluster], value: &str) {
     use base64::Engine;
     for member in members {
@@ -157,10 +157,15 @@ fn secrets_never_logged(hub: &HubProcess, members: &[TestCluster], value: &str) 
         ]);
         assert!(out.status.success(), "the Secret reached {}", member.name);
     }
-    let log = std::fs::read_to_string(hub.log_path()).expect("hub log");
     let encoded = base64::engine::general_purpose::STANDARD.encode(value);
-    assert!(!log.contains(value), "the hub logged the Secret's value");
-    assert!(!log.contains(&encoded), "the hub logged the Secret's value in base64");
+    let logs = std::iter::once(("the hub".to_string(), hub.log_path().clone()))
+        .chain(members.iter().map(|m| (format!("{}'s agent", m.name), agent_log(m))));
+    for (who, path) in logs {
+        let log = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!log.is_empty(), "{who} logged nothing: {}", path.display());
+        assert!(!log.contains(value), "{who} logged the Secret's value");
+        assert!(!log.contains(&encoded), "{who} logged the Secret's value in base64");
+    }
 }
 
 /// A member's identity (the MemberCluster's `spec.identity`, here the user named after it) can
@@ -228,7 +233,13 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
     let (cluster, members) = (&clusters[0], &clusters[1..]);
     let mut hub = HubProcess::new(cluster, "real-chaos-hub", &[]);
     hub.start(None);
-    join_with_agents(cluster, members, &MEMBERS);
+    // Agents as processes logging at debug level, so that their logs can be searched too.
+    let mut agents = Vec::new();
+    for (member, (name, environment)) in members.iter().zip(MEMBERS) {
+        register_agent_member(cluster, name, environment);
+        agents.push(spawn_agent(cluster, member, name));
+    }
+    wait_joined(cluster, &MEMBERS);
     let watch = MemberWatch::start(members);
     strategy(cluster);
     // A Secret rides along with the ConfigMap: its value must never show in the hub's log.

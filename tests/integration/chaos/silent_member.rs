@@ -2,39 +2,17 @@
 //! the heartbeat period, then its API server is frozen for as long. The run keeps the cluster,
 //! waits for it without failing, sends it nothing else, and finishes once the member is back.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::hub_process::HubProcess;
-use super::{apply_run, condition, get_json};
+use super::{apply_run, condition, get_json, spawn_agent};
 use crate::harness::{Role, TestCluster, start_parallel, wait_for};
-use crate::hub::{KillOnDrop, free_port};
 
 const PLACEMENT: &str = "quiet";
 /// The MemberClusters' heartbeat period; each outage lasts longer.
 const HEARTBEAT_SECONDS: u64 = 10;
-
-/// `stagehand member` as its own process, so that it can be killed.
-fn spawn_agent(hub: &TestCluster, member: &TestCluster, name: &str) -> (Child, KillOnDrop) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(member.kubeconfig.parent().expect("dir").join("agent.log"))
-        .expect("agent log");
-    let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
-        .args(["member", "--http-addr", &format!("127.0.0.1:{}", free_port())])
-        .env("MEMBER_CLUSTER_NAME", name)
-        .env("HUB_KUBECONFIG", &hub.kubeconfig)
-        .env("KUBECONFIG", &member.kubeconfig)
-        .stdout(Stdio::from(log.try_clone().expect("log")))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("starting stagehand member");
-    let guard = KillOnDrop(child.id());
-    (child, guard)
-}
 
 fn value_on(member: &TestCluster) -> String {
     super::value_at(&member.kubeconfig, PLACEMENT)
