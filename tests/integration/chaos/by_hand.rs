@@ -2,7 +2,8 @@
 //! edited mid-run, a pending approval request deleted, a finished cluster's binding deleted, the
 //! run's status edited, its latest resource snapshot deleted and a rollback's older one deleted:
 //! each is handled as docs/reliability.md says, and nothing already rolled out is lost or
-//! silently changed.
+//! silently changed. The stuck rollback is then aborted and a run with extreme but valid values
+//! (maxConcurrency 2147483647, 400 selector terms) brings every cluster back to the latest index.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -308,6 +309,34 @@ fn objects_changed_by_hand_under_a_run_are_handled_and_nothing_rolled_out_is_los
         get_json(hub, &["clusterresourcesnapshot", &format!("{PLACEMENT}-0-snapshot")]).is_none(),
         "an older snapshot was taken again"
     );
+
+    // 7. The way out, with extreme but valid values: run 3 is aborted and a new run of index 1
+    //    uses a strategy with maxConcurrency 2147483647 and 400 selector terms. It finishes and
+    //    every cluster has index 1 again.
+    hub.kubectl_ok(&[
+        "patch",
+        "csur",
+        "byhand-3",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"state":"Abort"}}"#,
+    ]);
+    let terms: Vec<Value> = (0..400)
+        .map(|i| json!({"key": "byhand", "operator": "NotIn", "values": [format!("never-{i}")]}))
+        .collect();
+    hub.apply(
+        &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+            "metadata": {"name": "byhand-wide"}, "spec": {"stages": [
+                {"name": "first", "labelSelector": {"matchLabels": {"byhand": "first"}, "matchExpressions": terms},
+                 "maxConcurrency": i32::MAX},
+                {"name": "second", "labelSelector": {"matchLabels": {"byhand": "second"}}, "maxConcurrency": "100%"}]}})
+        .to_string(),
+    );
+    apply_run(hub, "byhand-4", PLACEMENT, "byhand-wide", Some("1"));
+    wait_succeeded(hub, "byhand-4");
+    let works = works_by_cluster(hub);
+    assert_eq!(works.len(), CLUSTERS, "{works:?}");
+    assert!(works.values().all(|i| i == "1"), "{works:?}");
 
     assert!(!process.exited(), "the hub process ended");
 }
