@@ -191,6 +191,81 @@ impl TestCluster {
         .to_string()
     }
 
+    /// A kubeconfig (written to `path`) holding a client certificate for user `user` signed by
+    /// this cluster's CA, and nothing else: what `make up` gives each member agent (openssl, as
+    /// hack/fleet.sh does).
+    pub fn user_kubeconfig(&self, user: &str, path: &Path) {
+        let pki = self.kubeconfig.parent().expect("data dir").join("pki");
+        let dir = path.parent().expect("dir");
+        let (key, csr, ext, crt) = (
+            dir.join(format!("{user}.key")),
+            dir.join(format!("{user}.csr")),
+            dir.join(format!("{user}.ext")),
+            dir.join(format!("{user}.crt")),
+        );
+        // rustls accepts only X.509 v3 client certificates: the extensions make it one.
+        std::fs::write(
+            &ext,
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+        )
+        .expect("writing the extensions");
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).output().expect("running openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let p = |p: &Path| p.to_str().expect("path").to_string();
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &p(&key),
+        ]);
+        openssl(&[
+            "req",
+            "-new",
+            "-key",
+            &p(&key),
+            "-subj",
+            &format!("/CN={user}"),
+            "-out",
+            &p(&csr),
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p(&csr),
+            "-CA",
+            &p(&pki.join("ca.crt")),
+            "-CAkey",
+            &p(&pki.join("ca.key")),
+            "-extfile",
+            &p(&ext),
+            "-set_serial",
+            "0x1",
+            "-days",
+            "1",
+            "-out",
+            &p(&crt),
+        ]);
+        use base64::Engine;
+        let b64 = |f: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(f).expect("reading"));
+        let kubeconfig = serde_json::json!({
+            "apiVersion": "v1", "kind": "Config", "current-context": "hub",
+            "clusters": [{"name": "hub", "cluster": {"server": self.server, "certificate-authority-data": self.ca_data()}}],
+            "users": [{"name": user, "user": {"client-certificate-data": b64(&crt), "client-key-data": b64(&key)}}],
+            "contexts": [{"name": "hub", "context": {"cluster": "hub", "user": user}}],
+        });
+        std::fs::write(path, kubeconfig.to_string()).expect("writing a kubeconfig");
+    }
+
     /// A kubeconfig (written to `path`) that holds nothing but `token` for user `user`.
     pub fn token_kubeconfig(&self, user: &str, token: &str, path: &Path) {
         let kubeconfig = serde_json::json!({

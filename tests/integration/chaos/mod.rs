@@ -45,9 +45,9 @@ pub fn spawn_simulated_fleet(hub: &TestCluster, clusters: usize, extra: &[&str],
     crate::harness::spawn_fleetsim(hub, &args)
 }
 
-/// `stagehand member` as its own process (so that it can be killed), logging at debug level to
-/// [`agent_log`] of `member`.
-pub fn spawn_agent(hub: &TestCluster, member: &TestCluster, name: &str) -> (Child, KillOnDrop) {
+/// `stagehand member` as its own process (so that it can be killed), reaching the hub through
+/// `hub_kubeconfig`, logging at debug level to [`agent_log`] of `member`.
+pub fn spawn_agent(hub_kubeconfig: &Path, member: &TestCluster, name: &str) -> (Child, KillOnDrop) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -60,7 +60,7 @@ pub fn spawn_agent(hub: &TestCluster, member: &TestCluster, name: &str) -> (Chil
             &format!("127.0.0.1:{}", crate::hub::free_port()),
         ])
         .env("MEMBER_CLUSTER_NAME", name)
-        .env("HUB_KUBECONFIG", &hub.kubeconfig)
+        .env("HUB_KUBECONFIG", hub_kubeconfig)
         .env("KUBECONFIG", &member.kubeconfig)
         // Debug for every crate but the transport's, so that a search of the log for a
         // secret covers what the Kubernetes client logs too.

@@ -168,17 +168,45 @@ fn secrets_never_logged(hub: &HubProcess, members: &[TestCluster], value: &str) 
     }
 }
 
+/// The hub kubeconfig of member `name`'s agent: its own client certificate, nothing else.
+fn member_credential(hub: &TestCluster, name: &str) -> std::path::PathBuf {
+    let path = hub.kubeconfig.parent().expect("dir").join(format!("{name}.kubeconfig"));
+    if !path.exists() {
+        hub.user_kubeconfig(name, &path);
+    }
+    path
+}
+
 /// A member's identity (the MemberCluster's `spec.identity`, here the user named after it) can
-/// work in its own hub namespace and nowhere else: asked through the API server's own
-/// authorizer (`kubectl auth can-i --as`).
+/// work in its own hub namespace and nowhere else. Asked with member1's own credential, the one
+/// its agent ran with: `kubectl auth can-i` (the API server's authorizer) and real reads.
 fn member_identities_reach_only_their_own_namespace(hub: &TestCluster) {
+    let credential = member_credential(hub, "member1");
+    let as_member1 = |args: &[&str]| {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&credential)
+            .args(args)
+            .output()
+            .expect("kubectl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (_, who, _) = as_member1(&["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    assert_eq!(who, "member1", "the credential is member1's");
+    let (ok, _, err) = as_member1(&["get", "works", "-n", "fleet-member-member1"]);
+    assert!(ok, "member1 reads its own Works: {err}");
+    for ns in ["fleet-member-member2", PLACEMENT] {
+        let (ok, _, err) = as_member1(&["get", "works,secrets", "-n", ns]);
+        assert!(!ok && err.contains("Forbidden"), "member1 read {ns}: {err}");
+    }
     let can = |args: &[&str]| {
         let mut all = vec!["auth", "can-i"];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--as", "member1"]);
-        String::from_utf8_lossy(&hub.kubectl_quiet(&all).stdout)
-            .trim()
-            .to_string()
+        as_member1(&all).1
     };
     let allowed = [
         [
@@ -233,11 +261,12 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
     let (cluster, members) = (&clusters[0], &clusters[1..]);
     let mut hub = HubProcess::new(cluster, "real-chaos-hub", &[]);
     hub.start(None);
-    // Agents as processes logging at debug level, so that their logs can be searched too.
+    // Agents as processes under their own identity (a client certificate for the user their
+    // MemberCluster names), logging at debug level so that their logs can be searched too.
     let mut agents = Vec::new();
     for (member, (name, environment)) in members.iter().zip(MEMBERS) {
         register_agent_member(cluster, name, environment);
-        agents.push(spawn_agent(cluster, member, name));
+        agents.push(spawn_agent(&member_credential(cluster, name), member, name));
     }
     wait_joined(cluster, &MEMBERS);
     let watch = MemberWatch::start(members);

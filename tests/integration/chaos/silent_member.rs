@@ -57,7 +57,7 @@ fn a_run_waits_for_a_silent_member_and_finishes_when_it_is_back() {
                 "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": HEARTBEAT_SECONDS}})
             .to_string(),
         );
-        agents.push(Some(spawn_agent(hub, member, name)));
+        agents.push(Some(spawn_agent(&hub.kubeconfig, member, name)));
     }
     wait_for("both members joined", Duration::from_secs(120), || {
         let out = hub.kubectl_quiet(&[
@@ -121,7 +121,7 @@ fn a_run_waits_for_a_silent_member_and_finishes_when_it_is_back() {
     );
 
     // Outage 2: the agent is back but member2's API server is frozen as long.
-    agents[1] = Some(spawn_agent(hub, &members[1], "member2"));
+    agents[1] = Some(spawn_agent(&hub.kubeconfig, &members[1], "member2"));
     members[1].signal("STOP");
     std::thread::sleep(Duration::from_secs(2 * HEARTBEAT_SECONDS));
     assert_waiting_for_member2(hub, "quiet-1");
