@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::hub_process::HubProcess;
-use super::{apply_run, condition, get_json, spawn_simulated_fleet};
+use super::{apply_run, change_value, condition, get_json, placement_bindings, spawn_simulated_fleet};
 use crate::harness::{Role, TestCluster, joined_members, start_parallel, wait_for};
 use crate::pipeline::placement;
 
@@ -69,44 +69,17 @@ fn approval(hub: &TestCluster, name: &str) -> Option<Value> {
 }
 
 fn approve(hub: &TestCluster, name: &str) {
-    hub.kubectl_ok(&[
-        "patch",
-        "clusterapprovalrequest",
-        name,
-        "--type=merge",
-        "--subresource=status",
-        "-p",
-        r#"{"status":{"conditions":[{"type":"Approved","status":"True","reason":"byhand","message":"ok"}]}}"#,
-    ]);
+    assert!(super::approve(hub, name), "approving {name}");
 }
 
 fn binding_of(hub: &TestCluster, cluster: &str) -> Option<Value> {
-    let list = get_json(
-        hub,
-        &[
-            "clusterresourcebindings",
-            "-l",
-            &format!("kubernetes-fleet.io/parent-CRP={PLACEMENT}"),
-        ],
-    )?;
-    list["items"]
-        .as_array()?
-        .iter()
+    placement_bindings(hub, PLACEMENT)
+        .into_iter()
         .find(|b| b["spec"]["targetCluster"] == cluster && b["metadata"]["deletionTimestamp"].is_null())
-        .cloned()
 }
 
 fn new_index(hub: &TestCluster, value: &str, index: &str) {
-    hub.kubectl_ok(&[
-        "patch",
-        "cm",
-        "cm",
-        "-n",
-        PLACEMENT,
-        "--type=merge",
-        "-p",
-        &json!({"data": {"key": value}}).to_string(),
-    ]);
+    change_value(hub, PLACEMENT, value);
     wait_for(&format!("snapshot {index}"), WAIT, || {
         get_json(
             hub,

@@ -25,7 +25,10 @@ use stagehand::ops::failpoints::{
 };
 
 use super::hub_process::HubProcess;
-use super::{Figure, apply_run, condition, full, get_json, now_ms, poll, print_figures, spawn_simulated_fleet};
+use super::{
+    Figure, apply_run, change_value, condition, full, get_json, now_ms, placement_bindings, poll, print_figures,
+    spawn_simulated_fleet,
+};
 use crate::harness::{Role, TestCluster, joined_members, start_parallel, wait_for};
 use crate::hub::KillOnDrop;
 use crate::pipeline::placement;
@@ -305,17 +308,7 @@ impl<'a> Driver<'a> {
             labels[TASK_TYPE].as_str().unwrap_or_default().to_string(),
         );
         let at = now_ms();
-        let patch = r#"{"status":{"conditions":[{"type":"Approved","status":"True","reason":"chaos","message":"approved by the crash matrix"}]}}"#;
-        let out = self.cluster.kubectl_quiet(&[
-            "patch",
-            "clusterapprovalrequest",
-            name,
-            "--type=merge",
-            "--subresource=status",
-            "-p",
-            patch,
-        ]);
-        if out.status.success() {
+        if super::approve(self.cluster, name) {
             self.approved.entry(key).or_insert(at);
         }
     }
@@ -551,9 +544,7 @@ fn expectation(
 fn new_index_through_a_crash(cluster: &TestCluster, hub: &mut HubProcess, value: &str, index: &str) -> usize {
     hub.sigkill();
     hub.start(Some(&format!("{PLACEMENT_AFTER_SNAPSHOT_CREATE}:1")));
-    let patch = format!(r#"{{"data":{{"key":"{value}"}}}}"#);
-    let out = cluster.kubectl_quiet(&["patch", "cm", "cm", "-n", PLACEMENT, "--type=merge", "-p", &patch]);
-    assert!(out.status.success());
+    change_value(cluster, PLACEMENT, value);
     hub.wait_for_crash(STEP_TIMEOUT);
     hub.start(None);
     let snapshot = format!("{PLACEMENT}-{index}-snapshot");
@@ -630,16 +621,7 @@ fn the_hub_killed_at_every_point_of_three_runs_finishes_each_correctly() {
             let out = cluster.kubectl_quiet(&["patch", "crp", PLACEMENT, "--type=merge", "-p", &policy.to_string()]);
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             wait_for(&format!("{leaving} unscheduled"), STEP_TIMEOUT, || {
-                let list = get_json(
-                    cluster,
-                    &[
-                        "clusterresourcebindings",
-                        "-l",
-                        &format!("kubernetes-fleet.io/parent-CRP={PLACEMENT}"),
-                    ],
-                )?;
-                list["items"]
-                    .as_array()?
+                placement_bindings(cluster, PLACEMENT)
                     .iter()
                     .any(|b| b["spec"]["targetCluster"] == leaving.as_str() && b["spec"]["state"] == "Unscheduled")
                     .then_some(())

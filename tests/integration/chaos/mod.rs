@@ -95,6 +95,39 @@ pub fn apply_run(hub: &TestCluster, name: &str, placement: &str, strategy: &str,
     );
 }
 
+/// Sets the placed ConfigMap `cm` in namespace `placement` to `value`: the change that makes the
+/// next resource snapshot of the tests' placements.
+pub fn change_value(hub: &TestCluster, placement: &str, value: &str) {
+    let patch = json!({"data": {"key": value}}).to_string();
+    let out = hub.kubectl_quiet(&["patch", "cm", "cm", "-n", placement, "--type=merge", "-p", &patch]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Approves ClusterApprovalRequest `name` as a person would (`kubectl patch --subresource=status`);
+/// whether the API server took it.
+pub fn approve(hub: &TestCluster, name: &str) -> bool {
+    let patch = r#"{"status":{"conditions":[{"type":"Approved","status":"True","reason":"chaos","message":"approved by a chaos test"}]}}"#;
+    hub.kubectl_quiet(&[
+        "patch",
+        "clusterapprovalrequest",
+        name,
+        "--type=merge",
+        "--subresource=status",
+        "-p",
+        patch,
+    ])
+    .status
+    .success()
+}
+
+/// The bindings of ClusterResourcePlacement `placement`.
+pub fn placement_bindings(hub: &TestCluster, placement: &str) -> Vec<Value> {
+    let selector = format!("kubernetes-fleet.io/parent-CRP={placement}");
+    get_json(hub, &["clusterresourcebindings", "-l", &selector])
+        .and_then(|list| list["items"].as_array().cloned())
+        .unwrap_or_default()
+}
+
 /// Whether this is `make chaos` (every point, the larger fleet) rather than `make test`.
 pub fn full() -> bool {
     std::env::var("STAGEHAND_CHAOS").is_ok_and(|v| v == "full")

@@ -17,7 +17,7 @@ use stagehand::ops::failpoints::{
 
 use super::hub_process::HubProcess;
 use super::matrix::{Driver, Step, approval_pending, first_cluster_done, in_timed_wait};
-use super::{Figure, agent_log, apply_run, now_ms, print_figures, spawn_agent};
+use super::{Figure, agent_log, apply_run, change_value, now_ms, print_figures, spawn_agent};
 use crate::harness::{Role, TestCluster, register_agent_member, start_parallel, wait_for, wait_joined};
 
 const PLACEMENT: &str = "realchaos";
@@ -323,8 +323,7 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
     let mut points = 0;
     for (n, (index, change, script)) in runs.iter().enumerate() {
         if !change.is_empty() {
-            let patch = format!(r#"{{"data":{{"key":"{change}"}}}}"#);
-            cluster.kubectl_ok(&["patch", "cm", "cm", "-n", PLACEMENT, "--type=merge", "-p", &patch]);
+            change_value(cluster, PLACEMENT, change);
         }
         let snapshot = format!("{PLACEMENT}-{index}-snapshot");
         wait_for(&snapshot, Duration::from_secs(120), || {

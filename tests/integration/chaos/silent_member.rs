@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::hub_process::HubProcess;
-use super::{apply_run, condition, get_json, spawn_agent};
+use super::{apply_run, change_value, condition, get_json, spawn_agent};
 use crate::harness::{Role, TestCluster, start_parallel, wait_for};
 
 const PLACEMENT: &str = "quiet";
@@ -90,16 +90,7 @@ fn a_run_waits_for_a_silent_member_and_finishes_when_it_is_back() {
     });
 
     // Outage 1: member2's agent is killed, and stays dead longer than the heartbeat period.
-    hub.kubectl_ok(&[
-        "patch",
-        "cm",
-        "cm",
-        "-n",
-        PLACEMENT,
-        "--type=merge",
-        "-p",
-        r#"{"data":{"key":"value2"}}"#,
-    ]);
+    change_value(hub, PLACEMENT, "value2");
     wait_for("snapshot 1", Duration::from_secs(60), || {
         get_json(hub, &["clusterresourcesnapshot", &format!("{PLACEMENT}-1-snapshot")])
     });
