@@ -4,6 +4,23 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// RE2 pattern of a Kubernetes qualified name (a label or taint key), for CEL `matches` (SD-40).
+macro_rules! qualified_name_pattern {
+    () => {
+        "^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+    };
+}
+
+/// RE2 pattern of a Kubernetes label value, for CEL `matches` (SD-40).
+macro_rules! label_value_pattern {
+    () => {
+        "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+    };
+}
+
+/// What a key that is not a qualified name is told.
+const QUALIFIED_NAME_HINT: &str = "must be a qualified name such as example.com/my-key (letters, digits, '-', '_', '.', at most 63 characters after an optional DNS prefix and '/')";
+
 /// How a placement picks member clusters.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum PlacementType {
@@ -209,7 +226,7 @@ pub struct Toleration {
     /// Taint key; empty with operator Exists matches every taint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 317), extend("x-kubernetes-validations" = [
-        {"rule": "self == '' || self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')", "message": "toleration key must be a qualified name such as example.com/my-key (letters, digits, '-', '_', '.', at most 63 characters after an optional DNS prefix and '/')"}
+        {"rule": concat!("self == '' || self.matches('", qualified_name_pattern!(), "')"), "message": format!("toleration key {QUALIFIED_NAME_HINT}")}
     ]))]
     pub key: Option<String>,
     /// `Equal` (default) or `Exists`.
@@ -219,7 +236,7 @@ pub struct Toleration {
     /// Taint value for operator Equal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 63), extend("x-kubernetes-validations" = [
-        {"rule": "self.matches('^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$')", "message": "toleration value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
+        {"rule": concat!("self.matches('", label_value_pattern!(), "')"), "message": "toleration value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
     ]))]
     pub value: Option<String>,
     /// Taint effect; only `NoSchedule` exists.
@@ -251,13 +268,13 @@ pub enum TaintEffect {
 pub struct Taint {
     /// Taint key (a qualified name).
     #[schemars(length(max = 317), extend("x-kubernetes-validations" = [
-        {"rule": "self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')", "message": "taint key must be a qualified name such as example.com/my-key (letters, digits, '-', '_', '.', at most 63 characters after an optional DNS prefix and '/')"}
+        {"rule": concat!("self.matches('", qualified_name_pattern!(), "')"), "message": format!("taint key {QUALIFIED_NAME_HINT}")}
     ]))]
     pub key: String,
     /// Taint value (a label value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 63), extend("x-kubernetes-validations" = [
-        {"rule": "self.matches('^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$')", "message": "taint value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
+        {"rule": concat!("self.matches('", label_value_pattern!(), "')"), "message": "taint value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
     ]))]
     pub value: Option<String>,
     /// Taint effect.
