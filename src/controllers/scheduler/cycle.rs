@@ -513,8 +513,22 @@ fn report(
             ),
         )
     };
-    let old = policy.status;
-    let mut conditions = old.conditions.clone();
+    selected.extend(unselected);
+    selected.truncate(DECISION_LIMIT);
+    let new = scheduled_status(policy, status, reason, message, Some(selected), now);
+    (!unchanged(policy.status, &new)).then_some(new)
+}
+
+/// The policy snapshot's status with `Scheduled` set and `target_clusters` as given.
+fn scheduled_status(
+    policy: &PolicyInput,
+    status: Status,
+    reason: &str,
+    message: String,
+    target_clusters: Option<Vec<ClusterDecision>>,
+    now: Timestamp,
+) -> SchedulingPolicySnapshotStatus {
+    let mut conditions = policy.status.conditions.clone();
     set(
         &mut conditions,
         SCHEDULED,
@@ -524,44 +538,39 @@ fn report(
         policy.generation,
         now,
     );
-    selected.extend(unselected);
-    selected.truncate(DECISION_LIMIT);
-    let new = SchedulingPolicySnapshotStatus {
+    SchedulingPolicySnapshotStatus {
         observed_crp_generation: policy.placement_generation,
         conditions,
-        target_clusters: Some(selected),
-    };
-    let same_condition = equal_condition(find(&old.conditions, SCHEDULED), find(&new.conditions, SCHEDULED));
-    let same_decisions = by_cluster(old.target_clusters.as_deref()) == by_cluster(new.target_clusters.as_deref());
-    if same_condition && same_decisions && old.observed_crp_generation == new.observed_crp_generation {
-        return None;
+        target_clusters,
     }
-    Some(new)
+}
+
+/// Upstream's test for skipping the write: an equal `Scheduled` condition, the same decision per
+/// cluster and the same placement generation.
+fn unchanged(old: &SchedulingPolicySnapshotStatus, new: &SchedulingPolicySnapshotStatus) -> bool {
+    equal_condition(find(&old.conditions, SCHEDULED), find(&new.conditions, SCHEDULED))
+        && by_cluster(old.target_clusters.as_deref()) == by_cluster(new.target_clusters.as_deref())
+        && old.observed_crp_generation == new.observed_crp_generation
 }
 
 /// `Scheduled=False` naming the invalid field; the recorded decisions stay as they are.
 fn report_invalid(policy: &PolicyInput, problem: &str, now: Timestamp) -> Option<SchedulingPolicySnapshotStatus> {
     let old = policy.status;
-    let mut conditions = old.conditions.clone();
-    set(
-        &mut conditions,
-        SCHEDULED,
+    let message = format!(
+        "the scheduling policy is not applied, fix it to schedule again (the clusters already picked keep their resources): {problem}"
+    );
+    let new = scheduled_status(
+        policy,
         Status::False,
         UNFULFILLED,
-        format!(
-            "the scheduling policy is not applied, fix it to schedule again (the clusters already picked keep their resources): {problem}"
-        ),
-        policy.generation,
+        message,
+        old.target_clusters.clone(),
         now,
     );
-    let new = SchedulingPolicySnapshotStatus {
-        observed_crp_generation: policy.placement_generation,
-        conditions,
-        target_clusters: old.target_clusters.clone(),
-    };
-    let same_condition = equal_condition(find(&old.conditions, SCHEDULED), find(&new.conditions, SCHEDULED))
-        && find(&old.conditions, SCHEDULED).map(|c| &c.message) == find(&new.conditions, SCHEDULED).map(|c| &c.message);
-    (!same_condition || old.observed_crp_generation != new.observed_crp_generation).then_some(new)
+    // The message names the field, so a different problem is written even under an equal condition.
+    let same_message =
+        find(&old.conditions, SCHEDULED).map(|c| &c.message) == find(&new.conditions, SCHEDULED).map(|c| &c.message);
+    (!(same_message && unchanged(old, &new))).then_some(new)
 }
 
 fn by_cluster(decisions: Option<&[ClusterDecision]>) -> BTreeMap<&str, &ClusterDecision> {
