@@ -145,19 +145,19 @@ pub fn start_member_agent(hub: &TestCluster, member: &TestCluster, name: &str) {
 /// every 15 s), starts its real agent, and waits until every one has joined.
 pub fn join_with_agents(hub: &TestCluster, members: &[TestCluster], names: &[(&str, &str)]) {
     for (member, (name, environment)) in members.iter().zip(names) {
-        register_agent_member(hub, name, environment);
+        register_agent_member(hub, name, environment, 15);
         start_member_agent(hub, member, name);
     }
     wait_joined(hub, names);
 }
 
 /// Creates MemberCluster `name` labelled `environment=<environment>`, identity the user `name`,
-/// heartbeat every 15 s, for an agent to join.
-pub fn register_agent_member(hub: &TestCluster, name: &str, environment: &str) {
+/// heartbeat every `heartbeat_seconds`, for an agent to join.
+pub fn register_agent_member(hub: &TestCluster, name: &str, environment: &str, heartbeat_seconds: u64) {
     hub.apply(
         &serde_json::json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
             "metadata": {"name": name, "labels": {"environment": environment}},
-            "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": 15}})
+            "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": heartbeat_seconds}})
         .to_string(),
     );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::hub_process::HubProcess;
-use super::{apply_run, condition, get_json};
+use super::{apply_run, get_json, run_condition};
 use crate::harness::{Role, TestCluster, start_parallel, wait_for};
 use crate::pipeline::placement;
 
@@ -22,16 +22,7 @@ fn strategy(hub: &TestCluster, name: &str, stage: Value) {
 /// The run's `Initialized` condition once it has one: (status, reason, message).
 fn initialized(hub: &TestCluster, name: &str) -> (String, String, String) {
     wait_for(&format!("{name} has Initialized"), Duration::from_secs(60), || {
-        let run = get_json(hub, &["csur", name])?;
-        let status = &run["status"];
-        let (s, r) = condition(status, "Initialized")?;
-        let message = status["conditions"]
-            .as_array()?
-            .iter()
-            .find(|c| c["type"] == "Initialized")?["message"]
-            .as_str()?
-            .to_string();
-        Some((s.to_string(), r.to_string(), message))
+        run_condition(hub, name, "Initialized")
     })
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::hub_process::HubProcess;
-use super::{apply_run, change_value, condition, get_json, placement_bindings, spawn_simulated_fleet};
+use super::{apply_run, change_value, get_json, placement_bindings, run_condition, spawn_simulated_fleet};
 use crate::harness::{Role, TestCluster, joined_members, start_parallel, wait_for};
 use crate::pipeline::placement;
 
@@ -42,18 +42,6 @@ fn works_by_cluster(hub: &TestCluster) -> BTreeMap<String, String> {
             Some((ns.trim_start_matches("fleet-member-").to_string(), index.to_string()))
         })
         .collect()
-}
-
-fn run_condition(hub: &TestCluster, run: &str, type_: &str) -> Option<(String, String, String)> {
-    let run = get_json(hub, &["csur", run])?;
-    let (status, reason) = condition(&run["status"], type_)?;
-    let message = run["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)?["message"]
-        .as_str()?
-        .to_string();
-    Some((status.to_string(), reason.to_string(), message))
 }
 
 fn wait_succeeded(hub: &TestCluster, run: &str) {

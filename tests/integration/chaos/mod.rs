@@ -154,6 +154,17 @@ pub fn condition<'a>(status: &'a Value, type_: &str) -> Option<(&'a str, &'a str
         .map(|c| (c["status"].as_str().unwrap_or(""), c["reason"].as_str().unwrap_or("")))
 }
 
+/// Condition `type_` of ClusterStagedUpdateRun `run`: (status, reason, message).
+pub fn run_condition(hub: &TestCluster, run: &str, type_: &str) -> Option<(String, String, String)> {
+    let run = get_json(hub, &["csur", run])?;
+    let c = run["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)?;
+    let text = |field: &str| c[field].as_str().unwrap_or("").to_string();
+    Some((text("status"), text("reason"), c["message"].as_str()?.to_string()))
+}
+
 /// Milliseconds since the epoch, on the clock the simulator's record uses.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()

@@ -265,7 +265,7 @@ fn three_real_members_take_a_rollout_a_new_index_and_a_rollback_through_eleven_h
     // MemberCluster names), logging at debug level so that their logs can be searched too.
     let mut agents = Vec::new();
     for (member, (name, environment)) in members.iter().zip(MEMBERS) {
-        register_agent_member(cluster, name, environment);
+        register_agent_member(cluster, name, environment, 15);
         agents.push(spawn_agent(&member_credential(cluster, name), member, name));
     }
     wait_joined(cluster, &MEMBERS);

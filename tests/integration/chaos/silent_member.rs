@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::hub_process::HubProcess;
 use super::{apply_run, change_value, condition, get_json, spawn_agent};
-use crate::harness::{Role, TestCluster, start_parallel, wait_for};
+use crate::harness::{Role, TestCluster, register_agent_member, start_parallel, wait_for, wait_joined};
 
 const PLACEMENT: &str = "quiet";
 /// The MemberClusters' heartbeat period; each outage lasts longer.
@@ -49,25 +49,13 @@ fn a_run_waits_for_a_silent_member_and_finishes_when_it_is_back() {
     let (hub, members) = (&clusters[0], &clusters[1..]);
     let mut process = HubProcess::new(hub, "quiet-hub", &[]);
     process.start(None);
+    const MEMBERS: [(&str, &str); 2] = [("member1", "canary"), ("member2", "prod")];
     let mut agents = Vec::new();
-    for (member, (name, env)) in members.iter().zip([("member1", "canary"), ("member2", "prod")]) {
-        hub.apply(
-            &json!({"apiVersion": "cluster.kubernetes-fleet.io/v1beta1", "kind": "MemberCluster",
-                "metadata": {"name": name, "labels": {"environment": env}},
-                "spec": {"identity": {"kind": "User", "name": name}, "heartbeatPeriodSeconds": HEARTBEAT_SECONDS}})
-            .to_string(),
-        );
+    for (member, (name, environment)) in members.iter().zip(MEMBERS) {
+        register_agent_member(hub, name, environment, HEARTBEAT_SECONDS);
         agents.push(Some(spawn_agent(&hub.kubeconfig, member, name)));
     }
-    wait_for("both members joined", Duration::from_secs(120), || {
-        let out = hub.kubectl_quiet(&[
-            "get",
-            "memberclusters",
-            "-o",
-            r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Joined")].status}{" "}{end}"#,
-        ]);
-        (String::from_utf8_lossy(&out.stdout).matches("True").count() == 2).then_some(())
-    });
+    wait_joined(hub, &MEMBERS);
     hub.apply(
         &json!({"apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
             "metadata": {"name": PLACEMENT}, "spec": {"stages": [
